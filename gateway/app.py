@@ -1,0 +1,145 @@
+"""The HTTP gateway: ingress API for institutions, admin API for operators, health."""
+
+
+import hmac
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+
+from canonical.registry import json_schemas
+from gateway.ingress import accept, envelope_from, read_body
+from gateway.problems import Problem
+from gateway.services import Services
+from security.institutions import Institution, NotAuthenticated
+
+
+def _bearer(authorization: str | None) -> str | None:
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    return None
+
+
+def create_app(services: Services) -> FastAPI:
+    app = FastAPI(title="Trade-finance integration hub", version="0.1.0",
+                  description="Ingress for institutions, status, and operations API.")
+    app.state.services = services
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return exc.response(request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        from canonical.errors import Violation
+
+        errors = [Violation(".".join(str(p) for p in e["loc"]), e["type"], e["msg"]) for e in exc.errors()]
+        return Problem(422, "invalid-request", "Invalid request", "; ".join(map(str, errors)), errors).response()
+
+    def institution(x_api_key: Annotated[str | None, Header()] = None,
+                    authorization: Annotated[str | None, Header()] = None) -> Institution:
+        try:
+            return services.institutions.authenticate(x_api_key or _bearer(authorization))
+        except NotAuthenticated as exc:
+            raise Problem(401, "unauthenticated", "Not authenticated", str(exc)) from None
+
+    def operator(authorization: Annotated[str | None, Header()] = None) -> str:
+        token = _bearer(authorization)
+        if not token or not hmac.compare_digest(token, services.admin_token):
+            raise Problem(401, "unauthenticated", "Not authenticated", "the admin API needs the operator token")
+        return "local-admin"
+
+    Caller = Annotated[Institution, Depends(institution)]
+    Operator = Annotated[str, Depends(operator)]
+
+    @app.post("/v1/messages", status_code=202)
+    async def submit(request: Request, inst: Caller,
+                     idempotency_key: Annotated[str | None, Header()] = None) -> JSONResponse:
+        body = await read_body(request, services.tuning.gateway.max_body_bytes)
+        env = envelope_from(body, request.headers.get("content-type", "").lower(), inst, idempotency_key)
+        if not inst.may_send(env.type):
+            raise Problem(403, "type-not-allowed", "Message type not allowed",
+                          f"{inst.id} may not send {env.type}", allowed_types=inst.allowed_types)
+        message_id, status, new = await accept(services.store, services.js, env)
+        headers = {} if new else {"Idempotent-Replayed": "true"}
+        return JSONResponse({"id": message_id, "status": status, "status_url": f"/v1/messages/{message_id}"},
+                            status_code=202, headers=headers)
+
+    @app.get("/v1/messages/{message_id}")
+    async def status(message_id: str, request: Request, x_api_key: Annotated[str | None, Header()] = None,
+                     authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+        token = x_api_key or _bearer(authorization)
+        is_operator = bool(token) and hmac.compare_digest(token or "", services.admin_token)
+        caller = None if is_operator else institution(x_api_key, authorization)
+        view = await services.store.message(message_id)
+        if view is None or (caller is not None and caller.id not in (view.source, view.destination)):
+            raise Problem(404, "not-found", "No such message", f"no message {message_id} visible to the caller")
+        history = await services.store.history(message_id)
+        return {**view.as_json(), "history": [{"status": t.status, "at": t.at.isoformat(), "actor": t.actor,
+                                               "detail": t.detail} for t in history]}
+
+    @app.get("/v1/schemas")
+    async def schemas() -> dict[str, Any]:
+        return json_schemas()
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        checks: dict[str, Any] = {"nats": services.nc.is_connected}
+        try:
+            await services.store.ping()
+            checks["store"] = True
+        except Exception as exc:  # noqa: BLE001 - health reports any failure of the store
+            checks["store"] = f"error: {exc}"
+        try:
+            info = await services.js.consumer_info("HUB_IN", "router")
+            checks["consumers"] = {"router_pending": info.num_pending}
+        except Exception as exc:  # noqa: BLE001
+            checks["consumers"] = f"error: {exc}"
+        ok = checks["nats"] is True and checks["store"] is True and isinstance(checks["consumers"], dict)
+        return JSONResponse({"ok": ok, **checks}, status_code=200 if ok else 503)
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        ready = services.started and services.nc.is_connected
+        return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
+
+    # -- admin ------------------------------------------------------------------------------
+
+    @app.get("/admin/adapters")
+    async def adapters(_op: Operator) -> list[dict[str, Any]]:
+        return await services.adapters()
+
+    @app.post("/admin/adapters/{name}/{action}")
+    async def pause(name: str, action: str, op: Operator) -> dict[str, Any]:
+        if action not in ("pause", "resume"):
+            raise Problem(404, "not-found", "No such action", "use pause or resume")
+        known = {a["name"] for a in await services.adapters()}
+        if name not in known:
+            raise Problem(404, "not-found", "No such adapter", f"known adapters: {', '.join(sorted(known))}")
+        await services.set_paused(name, action == "pause", op)
+        return {"name": name, "paused": action == "pause"}
+
+    @app.get("/admin/dlq")
+    async def dlq(_op: Operator) -> list[dict[str, Any]]:
+        return [v.as_json() for v in await services.store.by_status("dead_lettered")]
+
+    @app.post("/admin/dlq/{message_id}/replay")
+    async def replay(message_id: str, op: Operator) -> dict[str, Any]:
+        try:
+            await services.pipeline.replay(message_id, op)
+        except LookupError as exc:
+            raise Problem(409, "not-dead-lettered", "Cannot replay", str(exc)) from None
+        return {"id": message_id, "replayed": True}
+
+    @app.get("/admin/audit")
+    async def audit(_op: Operator) -> list[dict[str, Any]]:
+        return await services.store.audit_log()
+
+    @app.get("/", include_in_schema=False)
+    async def console() -> Response:
+        return Response("<!doctype html><title>Trade hub</title><h1>Trade-finance integration hub</h1>"
+                        "<p>Running. API docs: <a href='/docs'>/docs</a>; health: <a href='/healthz'>/healthz</a></p>",
+                        media_type="text/html")
+
+    return app

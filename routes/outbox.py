@@ -1,0 +1,86 @@
+"""Outbox relay: publishes journalled status changes to HUB_EVT, and notifies institutions.
+
+Events leave from the journal (never ahead of it), at least once, with deterministic msg-ids so
+JetStream drops the duplicates a crash or a second hub instance would cause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from nats.js import JetStreamContext
+
+from canonical.envelope import Envelope
+from canonical.notifications import StatusNotification
+from store import Store
+
+log = logging.getLogger("hub.outbox")
+NOTIFICATION = "hub.status_notification"
+
+
+class OutboxRelay:
+    def __init__(self, js: JetStreamContext, store: Store, webhook_statuses: Callable[[str], list[str]]) -> None:
+        """`webhook_statuses(institution)` lists the statuses that institution wants notified."""
+        self.js, self.store = js, store
+        self._statuses = webhook_statuses
+        self.wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        self.wake.set()
+        if self._task:
+            await self._task
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                published = await self.flush()
+            except Exception as exc:  # noqa: BLE001 - a NATS or DB hiccup must not kill the relay
+                log.warning("outbox relay: %s; retrying", exc)
+                published = 0
+                await asyncio.sleep(1.0)
+            if published == 0:
+                self.wake.clear()
+                try:
+                    await asyncio.wait_for(self.wake.wait(), timeout=0.2)
+                except TimeoutError:
+                    pass
+
+    async def flush(self) -> int:
+        rows = await self.store.pending_events()
+        if not rows:
+            return 0
+        acks = []
+        for _seq, subject, msg_id, data in rows:
+            acks.append(await self.js.publish_async(subject, data, headers={"Nats-Msg-Id": msg_id}))
+            notice = self._notification(json.loads(data))
+            if notice is not None:
+                acks.append(await self.js.publish_async(notice.subject, notice.to_bytes(),
+                                                        headers={"Nats-Msg-Id": notice.idempotency_key}))
+        await asyncio.gather(*acks)
+        await self.store.mark_published([seq for seq, *_ in rows])
+        return len(rows)
+
+    def _notification(self, event: dict[str, object]) -> Envelope | None:
+        if event["type"] == NOTIFICATION:
+            return None  # notifications about notifications would never end
+        source, status = str(event["source"]), str(event["status"])
+        if status not in self._statuses(source):
+            return None
+        detail = event.get("detail")
+        payload = StatusNotification(message_id=str(event["id"]), message_type=str(event["type"]), status=status,
+                                     at=datetime.fromisoformat(str(event["at"])),
+                                     correlation_id=str(event.get("correlation_id", "")),
+                                     detail=detail if isinstance(detail, dict) else {})
+        return Envelope(type=NOTIFICATION, source="hub", destination=source, payload=payload,
+                        correlation_id=str(event.get("correlation_id", "")), causation_id=str(event["id"]),
+                        idempotency_key=f"notify:{event['id']}:{status}")

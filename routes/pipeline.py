@@ -1,0 +1,265 @@
+"""The pipeline: consume -> route -> deliver -> journal -> events, as asyncio tasks of one process.
+
+Every loop is a durable JetStream pull consumer with explicit ack. Business decisions are in
+`routes.rules` and the adapters; this module only moves messages and records what happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.errors import FetchTimeoutError
+from pydantic import ValidationError
+
+from adapters.base import Adapter, AdapterError, PermanentError, TransientError
+from canonical.envelope import Envelope, idempotency_scope
+from routes import bus
+from routes.config import AdapterConfig, RoutingConfig
+from routes.retry import CircuitBreaker, backoff_delay
+from routes.rules import decide
+from store import FINAL, Store
+
+log = logging.getLogger("hub.pipeline")
+REPLAY_HEADER = "Hub-Replay"
+
+
+def scope_of(env: Envelope) -> str:
+    return idempotency_scope(env.source, env.idempotency_key or str(env.id))
+
+
+@dataclass
+class Lane:
+    """One adapter version's delivery lane: its adapter, policy, breaker and pause switch."""
+
+    name: str
+    version: str
+    adapter: Adapter
+    config: AdapterConfig
+    breaker: CircuitBreaker
+    paused: asyncio.Event = field(default_factory=asyncio.Event)
+    in_flight: int = 0
+
+    @property
+    def ack_wait_s(self) -> float:
+        # Longer than the partner timeout, so no other worker gets the message while we call.
+        return float(self.config.versions[self.version].timeout_s) * 2 + 5
+
+
+async def pull_loop(js: JetStreamContext, stream: str, durable: str, subject: str,
+                    handle: Callable[[list[Msg]], Awaitable[None]], stop: asyncio.Event,
+                    batch: Callable[[], Awaitable[int]]) -> None:
+    """Fetch and hand over batches until `stop`; `batch()` says how many may be pulled now (0: wait)."""
+    sub = await js.pull_subscribe(subject, durable=durable, stream=stream)
+    try:
+        while not stop.is_set():
+            n = await batch()
+            if n == 0:
+                continue
+            try:
+                msgs = await sub.fetch(n, timeout=1.0)
+            except (FetchTimeoutError, TimeoutError):
+                continue
+            await handle(msgs)
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+
+
+class Pipeline:
+    def __init__(self, js: JetStreamContext, store: Store, routing: RoutingConfig,
+                 lanes: dict[tuple[str, str], Lane]) -> None:
+        self.js, self.store, self.routing, self.lanes = js, store, routing, lanes
+        self.stop_event = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        await bus.ensure_consumer(self.js, "HUB_IN", bus.ROUTER, "hub.in.>", ack_wait_s=30)
+        for (name, version), lane in self.lanes.items():
+            await bus.ensure_consumer(self.js, "HUB_OUT", bus.delivery_consumer(name, version),
+                                      bus.out_subject(name, version), ack_wait_s=lane.ack_wait_s)
+            await lane.adapter.start()
+        self._tasks.append(asyncio.create_task(self._route_loop(), name="router"))
+        for lane in self.lanes.values():
+            self._tasks.append(asyncio.create_task(self._deliver_loop(lane), name=f"deliver-{lane.name}-{lane.version}"))
+
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Stop pulling; let in-flight messages finish (unfinished ones stay unacked for redelivery)."""
+        self.stop_event.set()
+        if self._tasks:
+            _done, pending = await asyncio.wait(self._tasks, timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        for lane in self.lanes.values():
+            await lane.adapter.stop()
+
+    # -- routing ------------------------------------------------------------------------------
+
+    async def _route_loop(self) -> None:
+        async def batch() -> int:
+            return 64
+
+        async def handle(msgs: list[Msg]) -> None:
+            await asyncio.gather(*(self.route(m) for m in msgs))
+
+        await pull_loop(self.js, "HUB_IN", bus.ROUTER, "hub.in.>", handle, self.stop_event, batch)
+
+    async def route(self, msg: Msg) -> None:
+        try:
+            env = Envelope.from_bytes(msg.data)
+        except ValidationError as exc:
+            # Only internal publishers can get here (the gateway validates): keep the evidence, stop it.
+            await self.store.audit("hub", "router.unreadable", msg.subject, {"error": str(exc)[:2000]})
+            await msg.term()
+            return
+        view, owner = await self.store.ensure(env, scope_of(env))
+        if not owner:
+            await self.store.audit("hub", "router.duplicate", str(env.id), {"original": view.id})
+            await msg.ack()
+            return
+        if view.status not in ("received", "accepted"):
+            if view.status == "routed" and view.adapter and view.version:
+                await self._publish_out(env, view.adapter, view.version)  # crashed after routing: dedup makes it safe
+            await msg.ack()
+            return
+        decision = decide(self.routing, env)
+        if decision is None:
+            await self.store.record(str(env.id), "rejected", detail={
+                "reason": "no_route", "error": f"no routing rule matches type {env.type!r} to {env.destination!r}",
+                "by": "hub"})
+            await msg.ack()
+            return
+        if (decision.adapter, decision.version) not in self.lanes:
+            await self.store.record(str(env.id), "rejected", detail={
+                "reason": "adapter_unavailable", "error": f"{decision.adapter}@{decision.version} is not running",
+                "by": "hub"})
+            await msg.ack()
+            return
+        await self._publish_out(env, decision.adapter, decision.version)
+        await self.store.record(str(env.id), "routed", detail=decision.as_json(), adapter=decision.adapter,
+                                version=decision.version)
+        await msg.ack()
+
+    async def _publish_out(self, env: Envelope, adapter: str, version: str, replay: int = 0) -> None:
+        msg_id = f"{env.id}:out" if not replay else f"{env.id}:replay:{replay}"
+        headers = {"Nats-Msg-Id": msg_id, **({REPLAY_HEADER: str(replay)} if replay else {})}
+        await self.js.publish(bus.out_subject(adapter, version), env.to_bytes(), headers=headers)
+
+    # -- delivery -----------------------------------------------------------------------------
+
+    async def _deliver_loop(self, lane: Lane) -> None:
+        limit = lane.config.concurrency
+
+        async def batch() -> int:
+            # An open breaker or a pause stops pulling: waiting messages are not attempts.
+            if lane.paused.is_set():
+                await asyncio.sleep(0.2)
+                return 0
+            allowed = lane.breaker.allows()
+            if allowed == 0:
+                await asyncio.sleep(min(0.5, max(0.05, lane.breaker.wait_s())))
+                return 0
+            return min(limit, allowed)
+
+        async def handle(msgs: list[Msg]) -> None:
+            # Messages of one correlation keep their order; different correlations go in parallel.
+            groups: dict[str, list[Msg]] = defaultdict(list)
+            for m in msgs:
+                groups[_correlation(m)].append(m)
+
+            async def run(group: list[Msg]) -> None:
+                for m in group:
+                    await self.deliver(lane, m)
+
+            await asyncio.gather(*(run(g) for g in groups.values()))
+
+        await pull_loop(self.js, "HUB_OUT", bus.delivery_consumer(lane.name, lane.version),
+                        bus.out_subject(lane.name, lane.version), handle, self.stop_event, batch)
+
+    async def deliver(self, lane: Lane, msg: Msg) -> None:
+        env = Envelope.from_bytes(msg.data)
+        mid = str(env.id)
+        view = await self.store.message(mid)
+        if view is None:
+            await self.store.ensure(env, scope_of(env))
+            view = await self.store.message(mid)
+        assert view is not None
+        if view.status in FINAL:
+            await msg.ack()  # already done: a redelivery must not call the partner again
+            return
+        if view.status == "dead_lettered":
+            await self._dead_letter_publish(lane, env, view.round_attempts, view.last_error or "", view.replays)
+            await msg.term()
+            return
+        if lane.breaker.allows() == 0 or lane.paused.is_set():
+            await msg.nak(delay=max(1.0, lane.breaker.wait_s()))  # not an attempt: the partner was not called
+            return
+        lane.breaker.started()
+        attempt = await self.store.begin_attempt(mid, lane.name, lane.version)
+        await msg.in_progress()
+        lane.in_flight += 1
+        try:
+            outbound = lane.adapter.render(env)
+            receipt = await lane.adapter.send(outbound)
+        except AdapterError as exc:
+            await self._failed(lane, msg, env, attempt, exc)
+            return
+        finally:
+            lane.in_flight -= 1
+        lane.breaker.success()
+        await self.store.finish_attempt(mid, "ok")
+        detail = {"attempt": attempt, "reference": receipt.reference, **receipt.detail}
+        await self.store.record(mid, "delivered", detail=detail)
+        if receipt.final:
+            await self.store.record(mid, "completed", detail={"by": lane.name, "reference": receipt.reference})
+        await msg.ack()
+
+    async def _failed(self, lane: Lane, msg: Msg, env: Envelope, attempt: int, exc: AdapterError) -> None:
+        mid = str(env.id)
+        if isinstance(exc, TransientError):
+            lane.breaker.failure()
+        else:
+            lane.breaker.success()  # the partner answered: it is up, it just refused this message
+        await self.store.finish_attempt(mid, "transient" if exc.retryable else "permanent", exc.reason[:2000])
+        if isinstance(exc, TransientError) and attempt < lane.config.retry.max_attempts:
+            delay = backoff_delay(lane.config.retry, attempt)
+            await self.store.record(mid, "retrying", detail={"attempt": attempt, "error": exc.reason,
+                                                             "next_delay_s": round(delay, 3)})
+            await msg.nak(delay=delay)
+            return
+        reason = "permanent_error" if isinstance(exc, PermanentError) else "attempts_exhausted"
+        await self.store.record(mid, "dead_lettered", detail={"reason": reason, "attempts": attempt,
+                                                              "error": exc.reason, "adapter": lane.name,
+                                                              "version": lane.version})
+        view = await self.store.message(mid)
+        await self._dead_letter_publish(lane, env, attempt, exc.reason, view.replays if view else 0, reason)
+        await msg.term()
+
+    async def _dead_letter_publish(self, lane: Lane, env: Envelope, attempts: int, error: str, replays: int,
+                                   reason: str = "dead_lettered") -> None:
+        headers = {"Nats-Msg-Id": f"{env.id}:dlq:{replays}", "Hub-Reason": reason, "Hub-Attempts": str(attempts),
+                   "Hub-Error": error[:1000].replace("\n", " "), "Hub-Adapter": lane.name, "Hub-Version": lane.version}
+        await self.js.publish(f"hub.dlq.{lane.name}", env.to_bytes(), headers=headers)
+
+    async def replay(self, message_id: str, actor: str) -> None:
+        """Send a dead letter back to its adapter version with a fresh attempt budget."""
+        view = await self.store.mark_replayed(message_id, actor)
+        env = Envelope.from_bytes(view.envelope)
+        if not view.adapter or not view.version:
+            raise LookupError(f"message {message_id} was never routed")
+        await self._publish_out(env, view.adapter, view.version, replay=view.replays)
+
+
+def _correlation(msg: Msg) -> str:
+    try:
+        return str(json.loads(msg.data).get("correlation_id", ""))
+    except (ValueError, AttributeError):
+        return ""

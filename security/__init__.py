@@ -1,0 +1,1 @@
+"""Security: signing, encryption, the SM suite, keys, institution authentication, hardened XML."""

