@@ -85,6 +85,7 @@ class Hub:
         for sub in ("logs", "sandbox"):
             (self.home / sub).mkdir(parents=True, exist_ok=True)
         self._lock()
+        self.settings.run_file.unlink(missing_ok=True)  # a killed hub's file must not point at dead ports
         self.children.reap_stale()
         try:
             check_port_free(s.http_port, "HUB_HTTP_PORT", s.http_host)

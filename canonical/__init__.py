@@ -1,6 +1,9 @@
 """Canonical message models and codecs. Depends on nothing else of the hub's."""
 
+from canonical import iso20022 as iso20022
 from canonical import notifications as notifications
+from canonical import payments as payments
+from canonical import swift_mt as swift_mt
 from canonical import trade as trade
 from canonical.codecs import Decoded, DocumentCodec, detect, register_codec
 from canonical.envelope import Classification, Envelope, canonical_json, idempotency_scope, parse_envelope

@@ -32,7 +32,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_config(target: Path, partner_timeout_s: float = 2.0) -> Path:
+def hub_config(target: Path, partner_timeout_s: float = 2.0) -> Path:
     """The shipped config with a short partner timeout, so a crashed send is redelivered quickly."""
     shutil.copytree(ROOT / "config", target)
     routes = yaml.safe_load((target / "routes.yaml").read_text())
@@ -94,7 +94,13 @@ def start_hub(home: Path, config_dir: Path, http_port: int | None = None, nats_p
     log = open(home / "hub-stdout.log", "ab")  # noqa: SIM115
     proc = subprocess.Popen([HUB_BIN, "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout
-    while not (home / "run.json").exists():
+    def ready() -> bool:
+        try:
+            return json.loads((home / "run.json").read_text())["pid"] == proc.pid  # not a killed hub's file
+        except (FileNotFoundError, ValueError, KeyError):
+            return False
+
+    while not ready():
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             raise RuntimeError(f"hub did not start: {(home / 'hub-stdout.log').read_text()[-3000:]}")
@@ -115,7 +121,7 @@ def stop_hub(hub: RunningHub) -> None:
 @pytest.fixture(scope="session")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
     base = tmp_path_factory.mktemp("hub")
-    running = start_hub(base / "home", test_config(base / "config"))
+    running = start_hub(base / "home", hub_config(base / "config"))
     yield running
     stop_hub(running)
 

@@ -1,0 +1,10 @@
+"""ISO 20022 (SWIFT CBPR+) codec: pacs.008/009/002/004 and camt.054 with the head.001 AppHdr."""
+
+from canonical.codecs import register_codec
+from canonical.iso20022.codec import DEFINITIONS, Iso20022Codec, Iso20022Message, parse, render
+from canonical.iso20022.header import CBPR_SERVICE, BusinessHeader
+
+codec = register_codec(Iso20022Codec())
+
+__all__ = ["CBPR_SERVICE", "DEFINITIONS", "BusinessHeader", "Iso20022Codec", "Iso20022Message", "codec", "parse",
+           "render"]

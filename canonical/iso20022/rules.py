@@ -1,0 +1,87 @@
+"""CBPR+ usage rules the XSDs do not check, evaluated on the parsed tree so errors name the element."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from lxml import etree
+
+from canonical.errors import Violation
+from canonical.iso20022.tree import element_path, local_name
+from canonical.money import MINOR_UNITS
+from canonical.payments import ADDRESS_LINE_MAX, ADDRESS_LINES_MAX, CBPR_TEXT_RE, iban_is_valid
+
+CBPR_SERVICE = re.compile(r"^swift\.cbprplus\.(cov\.|stp\.)?0[2-9]$")
+_REFERENCES = frozenset({"MsgId", "InstrId", "EndToEndId", "TxId", "BizMsgIdr", "RtrId", "NtryRef"})
+# pacs.008/009 must carry a UETR (gpi; CBPR+ makes it mandatory): where it lives per definition.
+UETR_REQUIRED = {
+    "pacs.008.001.08": "/Document/FIToFICstmrCdtTrf/CdtTrfTxInf/PmtId/UETR",
+    "pacs.009.001.08": "/Document/FICdtTrf/CdtTrfTxInf/PmtId/UETR",
+}
+
+
+def document_violations(definition: str, document: etree._Element) -> list[Violation]:
+    out: list[Violation] = []
+    for el in document.iter(etree.Element):
+        name = local_name(el)
+        text = el.text or ""
+        ccy = el.get("Ccy")
+        if ccy is not None:
+            out.extend(_amount(el, ccy, text))
+        elif name == "Ccy" and text not in MINOR_UNITS:
+            out.append(Violation(element_path(el), "currency_code", f"{text!r} is not an active ISO 4217 code"))
+        if name == "IBAN" and not iban_is_valid(text):
+            out.append(Violation(element_path(el), "iban_check_digits", f"{text!r} fails the ISO 13616 mod-97 check"))
+        if len(el) == 0 and text and not CBPR_TEXT_RE.match(text):
+            out.append(Violation(element_path(el), "cbpr_character_set", "characters outside the CBPR+ FIN-X set"))
+        if name == "AdrLine" and len(text) > ADDRESS_LINE_MAX:
+            detail = f"at most {ADDRESS_LINE_MAX} characters"
+            out.append(Violation(element_path(el), "cbpr_address_line_length", detail))
+        if name == "PstlAdr" and sum(1 for c in el if local_name(c) == "AdrLine") > ADDRESS_LINES_MAX:
+            out.append(Violation(element_path(el), "cbpr_address_lines", f"at most {ADDRESS_LINES_MAX} AdrLine"))
+        if name in _REFERENCES and (text.startswith("/") or text.endswith("/") or "//" in text):
+            out.append(Violation(element_path(el), "cbpr_reference_slash", "no leading/trailing '/' and no '//'"))
+        if name == "NbOfTxs" and text != "1":
+            out.append(Violation(element_path(el), "cbpr_single_transaction", "CBPR+ carries exactly one transaction"))
+    if definition == "pacs.008.001.08":
+        for party in ("Dbtr", "Cdtr"):
+            path = f"/Document/FIToFICstmrCdtTrf/CdtTrfTxInf/{party}"
+            if _has_path(document, path + "/PstlAdr") and not _has_path(document, path + "/Nm"):
+                out.append(Violation(path + "/Nm", "cbpr_party_name", "a party with an address needs a name"))
+    uetr_path = UETR_REQUIRED.get(definition)
+    if uetr_path and not _has_path(document, uetr_path):
+        out.append(Violation(uetr_path, "uetr_required", "CBPR+ requires the UETR"))
+    return out
+
+
+def header_violations(header: etree._Element, definition: str) -> list[Violation]:
+    out: list[Violation] = []
+    for el in header:
+        name = local_name(el)
+        if name == "BizSvc" and not CBPR_SERVICE.match(el.text or ""):
+            out.append(Violation("/AppHdr/BizSvc", "cbpr_business_service", "expected e.g. swift.cbprplus.02"))
+        if name == "MsgDefIdr" and el.text != definition:
+            out.append(Violation("/AppHdr/MsgDefIdr", "message_definition_mismatch", f"the Document is {definition}"))
+    return out
+
+
+def _amount(el: etree._Element, ccy: str, text: str) -> list[Violation]:
+    loc = element_path(el)
+    if ccy not in MINOR_UNITS:
+        return [Violation(loc + "/@Ccy", "currency_code", f"{ccy!r} is not an active ISO 4217 code")]
+    try:
+        exponent = Decimal(text).normalize().as_tuple().exponent
+    except InvalidOperation:
+        return []  # the XSD reports the malformed decimal
+    if isinstance(exponent, int) and -exponent > MINOR_UNITS[ccy]:
+        return [Violation(loc, "currency_decimals", f"{ccy} allows {MINOR_UNITS[ccy]} decimals, got {text}")]
+    return []
+
+
+def _has_path(document: etree._Element, path: str) -> bool:
+    node: etree._Element | None = document
+    for step in path.split("/")[2:]:
+        node = next((c for c in node if isinstance(c.tag, str) and local_name(c) == step), None) if node is not None \
+            else None
+    return node is not None and (bool(node.text) or len(node) > 0)

@@ -1,0 +1,310 @@
+"""Payment messages (format-neutral): what ISO 20022 pacs/camt and SWIFT MT codecs parse into.
+
+The models enforce the CBPR+ rules that matter to every channel: BIC (ISO 9362), IBAN check digits
+(ISO 13616), ISO 4217 currencies with their decimals, UUIDv4 UETRs and the CBPR+ character set and
+lengths of names and address lines. Names and accounts are declared Sensitive.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from canonical.money import Money
+from canonical.registry import message_type
+from canonical.sensitive import Sensitive
+
+BIC_RE = re.compile(r"^[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$")
+IBAN_RE = re.compile(r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{1,30}$")
+UETR_RE = re.compile(r"^[a-f0-9]{8}-[a-f0-9]{4}-4[a-f0-9]{3}-[89ab][a-f0-9]{3}-[a-f0-9]{12}$")
+# CBPR+ "RestrictedFINX" character set (CBPR_RestrictedFINXMax*Text_Extended).
+CBPR_TEXT_RE = re.compile(r"^[0-9a-zA-Z/\-?:().,'+ !#$%&*=^_`{|}~\";<>@\[\\\]]*$")
+NAME_MAX = 140
+ADDRESS_LINE_MAX = 35  # CBPR+ restricts AdrLine to 3 x 35 (the XSD allows 7 x 70) to stay MT-translatable
+ADDRESS_LINES_MAX = 3
+
+
+def _broken(rule: str, detail: str) -> PydanticCustomError:
+    # The error type is the rule name, so callers see e.g. `bic_pattern` rather than `value_error`.
+    return PydanticCustomError(rule, "{detail}", {"detail": detail})
+
+
+def check_bic(value: str) -> str:
+    if not BIC_RE.match(value):
+        raise _broken("bic_pattern", f"{value!r} is not an ISO 9362 BIC (8 or 11 characters)")
+    return value
+
+
+def iban_is_valid(value: str) -> bool:
+    """ISO 13616: the check digits make the rearranged number congruent to 1 mod 97."""
+    if not IBAN_RE.match(value):
+        return False
+    rearranged = value[4:] + value[:4]
+    return int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 == 1
+
+
+def check_iban(value: str) -> str:
+    if not IBAN_RE.match(value):
+        raise _broken("iban_format", f"{value!r} is not shaped like an IBAN")
+    if not iban_is_valid(value):
+        raise _broken("iban_check_digits", f"the check digits of {value!r} are wrong")
+    return value
+
+
+def check_uetr(value: str) -> str:
+    if not UETR_RE.match(value):
+        raise _broken("uetr_format", f"{value!r} is not a lower-case UUIDv4")
+    return value
+
+
+def check_cbpr_text(value: str) -> str:
+    if not CBPR_TEXT_RE.match(value):
+        bad = sorted({ch for ch in value if not CBPR_TEXT_RE.match(ch)})
+        raise _broken("cbpr_character_set", f"characters {''.join(bad)!r} are outside the CBPR+ set")
+    return value
+
+
+Bic = Annotated[str, AfterValidator(check_bic)]
+Iban = Annotated[str, AfterValidator(check_iban)]
+Uetr = Annotated[str, AfterValidator(check_uetr)]
+Reference = Annotated[str, Field(min_length=1, max_length=35), AfterValidator(check_cbpr_text)]
+PartyName = Annotated[str, Field(min_length=1, max_length=NAME_MAX), AfterValidator(check_cbpr_text)]
+AddressLine = Annotated[str, Field(min_length=1, max_length=ADDRESS_LINE_MAX), AfterValidator(check_cbpr_text)]
+Text140 = Annotated[str, Field(min_length=1, max_length=140), AfterValidator(check_cbpr_text)]
+Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+ExternalCode = Annotated[str, Field(pattern=r"^[A-Z0-9]{1,4}$")]
+
+
+class ChargeBearer(StrEnum):
+    DEBT = "DEBT"  # MT 71A OUR
+    CRED = "CRED"  # MT 71A BEN
+    SHAR = "SHAR"  # MT 71A SHA
+    SLEV = "SLEV"  # no MT equivalent
+
+
+class SettlementMethod(StrEnum):
+    INDA = "INDA"
+    INGA = "INGA"
+    COVE = "COVE"
+    CLRG = "CLRG"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Account(_Model):
+    """An account: an IBAN, or another identifier (e.g. a domestic account number)."""
+
+    iban: Annotated[Iban | None, Sensitive("account")] = None
+    other: Annotated[str | None, Sensitive("account")] = Field(default=None, min_length=1, max_length=34)
+
+    @model_validator(mode="after")
+    def _one_identifier(self) -> Account:
+        if (self.iban is None) == (self.other is None):
+            raise _broken("account_identification", "exactly one of iban / other is required")
+        return self
+
+    @property
+    def identifier(self) -> str:
+        return self.iban or self.other or ""
+
+
+class PostalAddress(_Model):
+    street: str | None = Field(default=None, max_length=70)
+    building_number: str | None = Field(default=None, max_length=16)
+    post_code: str | None = Field(default=None, max_length=16)
+    town: str | None = Field(default=None, max_length=35)
+    country: Country | None = None
+    lines: list[AddressLine] = Field(default_factory=list, max_length=ADDRESS_LINES_MAX)
+
+
+class Party(_Model):
+    """A debtor or creditor (a person or a company)."""
+
+    name: Annotated[PartyName | None, Sensitive()] = None
+    address: PostalAddress | None = None
+    account: Account | None = None
+    bic: Bic | None = None  # organisation identified by a BIC (Id/OrgId/AnyBIC)
+
+
+class Agent(_Model):
+    """A financial institution: by BIC, or (MT option D) by name and address."""
+
+    bic: Bic | None = None
+    name: PartyName | None = None
+    address: PostalAddress | None = None
+
+    @model_validator(mode="after")
+    def _identified(self) -> Agent:
+        if self.bic is None and self.name is None:
+            raise _broken("agent_identification", "an agent needs a BIC or a name")
+        return self
+
+
+class Charge(_Model):
+    amount: Money
+    agent: Bic
+
+
+class BusinessHeaderFields(_Model):
+    """Fields every pacs/camt message carries in its group header."""
+
+    message_id: Reference
+    created_at: datetime | None = None  # None: the renderer stamps the time of rendering
+
+
+@message_type("payment.credit_transfer")
+class CreditTransfer(BusinessHeaderFields):
+    """A customer credit transfer (pacs.008 / MT103)."""
+
+    uetr: Uetr
+    instruction_id: Reference | None = None
+    end_to_end_id: Reference
+    transaction_id: Reference | None = None
+    settlement_amount: Money
+    settlement_date: date
+    settlement_method: SettlementMethod = SettlementMethod.INDA
+    instructed_amount: Money | None = None
+    exchange_rate: Decimal | None = Field(default=None, gt=0, max_digits=11, decimal_places=10)
+    charge_bearer: ChargeBearer
+    charges: list[Charge] = Field(default_factory=list)
+    instructing_agent: Bic | None = None
+    instructed_agent: Bic | None = None
+    instructing_reimbursement_agent: Bic | None = None
+    instructed_reimbursement_agent: Bic | None = None
+    intermediary_agent: Agent | None = None
+    debtor: Party
+    debtor_agent: Agent
+    creditor_agent: Agent
+    creditor: Party
+    instructions_for_creditor_agent: list[Text140] = Field(default_factory=list)
+    instructions_for_next_agent: list[Text140] = Field(default_factory=list)
+    remittance_information: list[Text140] = Field(default_factory=list, max_length=1)  # CBPR+: one Ustrd
+
+
+class UnderlyingCustomerTransfer(_Model):
+    """The customer transfer a cover payment (pacs.009 COV / MT202COV) settles."""
+
+    debtor: Party
+    debtor_agent: Agent
+    intermediary_agent: Agent | None = None
+    creditor_agent: Agent
+    creditor: Party
+    remittance_information: list[Text140] = Field(default_factory=list, max_length=1)
+    instructed_amount: Money | None = None
+
+
+@message_type("payment.fi_transfer")
+class FiTransfer(BusinessHeaderFields):
+    """A financial institution credit transfer (pacs.009 / MT202, cover variant MT202COV)."""
+
+    uetr: Uetr
+    instruction_id: Reference | None = None
+    end_to_end_id: Reference
+    settlement_amount: Money
+    settlement_date: date
+    settlement_method: SettlementMethod = SettlementMethod.INDA
+    instructing_agent: Bic | None = None
+    instructed_agent: Bic | None = None
+    instructing_reimbursement_agent: Bic | None = None
+    instructed_reimbursement_agent: Bic | None = None
+    intermediary_agent: Bic | None = None
+    debtor: Bic
+    debtor_agent: Bic | None = None
+    creditor_agent: Bic | None = None
+    creditor: Bic
+    creditor_account: Account | None = None
+    instructions_for_next_agent: list[Text140] = Field(default_factory=list)
+    cover: bool = False
+    underlying: UnderlyingCustomerTransfer | None = None
+
+    @model_validator(mode="after")
+    def _cover_has_underlying(self) -> FiTransfer:
+        if self.cover != (self.underlying is not None):
+            raise _broken("cover_underlying", "a cover transfer carries its underlying transfer, others do not")
+        return self
+
+
+class OriginalReference(_Model):
+    """Identifies the payment a status, return or cancellation is about."""
+
+    message_id: Reference
+    message_type: str = Field(pattern=r"^[a-z]{4}\.\d{3}\.\d{3}\.\d{2}$|^MT\d{3}$")
+    instruction_id: Reference | None = None
+    end_to_end_id: Reference | None = None
+    uetr: Uetr | None = None
+
+
+class TransactionStatus(StrEnum):
+    ACTC = "ACTC"
+    ACCP = "ACCP"
+    ACSP = "ACSP"
+    ACSC = "ACSC"
+    ACCC = "ACCC"
+    ACWC = "ACWC"
+    PDNG = "PDNG"
+    RJCT = "RJCT"
+
+
+@message_type("payment.status_report")
+class StatusReport(BusinessHeaderFields):
+    """A payment status report (pacs.002; MT199/MT299 reject or status)."""
+
+    original: OriginalReference
+    status: TransactionStatus
+    reason_code: ExternalCode | None = None
+    additional_information: list[Annotated[str, Field(max_length=105)]] = Field(default_factory=list)
+    instructing_agent: Bic | None = None
+    instructed_agent: Bic | None = None
+
+
+@message_type("payment.return")
+class PaymentReturn(BusinessHeaderFields):
+    """A payment return (pacs.004; MT103/MT202 with RETN)."""
+
+    return_id: Reference | None = None
+    original: OriginalReference
+    returned_amount: Money
+    settlement_date: date | None = None
+    settlement_method: SettlementMethod = SettlementMethod.INDA
+    charge_bearer: ChargeBearer | None = None
+    instructing_agent: Bic | None = None
+    instructed_agent: Bic | None = None
+    return_debtor: Party | None = None  # the party in the return chain the funds come from
+    return_creditor: Party | None = None
+    reason_code: ExternalCode
+    reason_originator: Party | None = None
+    original_settlement_amount: Money | None = None
+    original_settlement_date: date | None = None
+    original_debtor: Party | None = None
+    original_creditor: Party | None = None
+
+
+class CreditDebit(StrEnum):
+    CRDT = "CRDT"
+    DBIT = "DBIT"
+
+
+@message_type("payment.account_notification")
+class AccountNotification(BusinessHeaderFields):
+    """A single-entry debit/credit notification (camt.054; MT900/MT910)."""
+
+    notification_id: Reference
+    account: Account
+    account_currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    entry_reference: Reference | None = None
+    amount: Money
+    credit_debit: CreditDebit
+    entry_status: str = Field(default="BOOK", pattern=r"^[A-Z]{4}$")
+    bank_transaction_code: tuple[str, str, str] | None = None  # domain, family, sub-family
+    instruction_id: Reference | None = None
+    end_to_end_id: Reference | None = None
+    uetr: Uetr | None = None
+    settlement_date: date | None = None

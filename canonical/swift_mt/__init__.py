@@ -1,0 +1,11 @@
+"""SWIFT FIN MT codec: blocks 1-5, typed MT103 / MT202 / MT202COV, and translation to and from ISO 20022."""
+
+from canonical.codecs import register_codec
+from canonical.swift_mt.blocks import FinMessage, MtHeader, parse_fin, split_rje
+from canonical.swift_mt.codec import SwiftMtCodec, mt_to_mx, mx_to_mt, to_canonical
+from canonical.swift_mt.messages import Mt103, Mt202, Mt202Underlying, parse, render
+
+codec = register_codec(SwiftMtCodec())
+
+__all__ = ["FinMessage", "Mt103", "Mt202", "Mt202Underlying", "MtHeader", "SwiftMtCodec", "codec", "mt_to_mx",
+           "mx_to_mt", "parse", "parse_fin", "render", "split_rje", "to_canonical"]

