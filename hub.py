@@ -79,6 +79,7 @@ class Hub:
             if pid != os.getpid() and cmdline.exists() and b"hub" in cmdline.read_bytes():
                 raise StartupError(f"another hub (pid {pid}) runs on HUB_HOME={self.home}; stop it or set HUB_HOME")
         pidfile.write_text(str(os.getpid()))
+        self.owns_home = True
 
     async def start(self) -> None:
         s = self.settings
@@ -209,6 +210,8 @@ class Hub:
                 await self.nc.drain()
         if hasattr(self, "store"):
             await self.store.close()
+        if not getattr(self, "owns_home", False):
+            return  # refused at start (another hub owns HUB_HOME): touch nothing of it
         self.children.stop_all()
         for name in ("run.json", "hub.pid"):
             with contextlib.suppress(FileNotFoundError):

@@ -52,6 +52,8 @@ def parse_xml(data: bytes, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_D
                     raise UnsafeXml("too_deep", f"nesting deeper than {max_depth} elements")
         root = events.close()
     except etree.XMLSyntaxError as exc:
+        if "depth" in (exc.msg or "").lower():  # libxml2's own cap can trip inside one chunk before ours
+            raise UnsafeXml("too_deep", f"nesting deeper than {max_depth} elements", exc.lineno) from None
         raise UnsafeXml("malformed", exc.msg or str(exc), exc.lineno) from None
     if root is None:
         raise UnsafeXml("malformed", "no root element")

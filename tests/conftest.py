@@ -85,11 +85,13 @@ class RunningHub:
 
 
 def start_hub(home: Path, config_dir: Path, http_port: int | None = None, nats_port: int | None = None,
-              timeout: float = 40) -> RunningHub:
+              timeout: float = 40, keep_env: bool = False) -> RunningHub:
+    """`hub run` in a subprocess; HUB_NATS_URL / HUB_DATABASE_URL only pass through with keep_env."""
     env = {**os.environ, "HUB_HOME": str(home), "HUB_HTTP_PORT": str(http_port or free_port()),
            "HUB_NATS_PORT": str(nats_port or free_port()), "HUB_CONFIG_DIR": str(config_dir)}
-    env.pop("HUB_NATS_URL", None)
-    env.pop("HUB_DATABASE_URL", None)
+    if not keep_env:
+        env.pop("HUB_NATS_URL", None)
+        env.pop("HUB_DATABASE_URL", None)
     home.mkdir(parents=True, exist_ok=True)
     log = open(home / "hub-stdout.log", "ab")  # noqa: SIM115
     proc = subprocess.Popen([HUB_BIN, "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -134,3 +136,11 @@ def pg_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield server.get_uri().replace("postgresql://", "postgresql+asyncpg://", 1)
     with contextlib.suppress(Exception):
         server._cleanup()
+
+
+# Property tests stay small in CI; HYPOTHESIS_PROFILE=deep runs them long by hand.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", max_examples=25, deadline=None)
+_hypothesis_settings.register_profile("deep", max_examples=2000, deadline=None)
+_hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
