@@ -19,7 +19,7 @@ import typer
 import uvicorn
 
 import adapters  # noqa: F401 - registers the adapter kinds
-import canonical  # noqa: F401 - registers the payload models
+import canonical
 from adapters.base import AdapterContext, build
 from gateway.app import create_app
 from gateway.services import Services
@@ -35,6 +35,7 @@ from security.institutions import Institutions
 from store import Store
 
 SANDBOX_PREFIX = "sandbox:"
+DEMO_SAMPLE = Path(__file__).resolve().parent / "docs" / "samples" / "invoice.json"
 
 
 class StartupError(Exception):
@@ -118,10 +119,27 @@ class Hub:
         self.switches = PauseSwitches(kv, apply)
         await self.switches.start(sorted(self.routing.adapters))
         self.admin_token = secrets.token_urlsafe(32)
-        self.services = Services(self.store, self.nc, self.js, institutions, self.tuning, self.pipeline,
-                                 self.admin_token, self._adapter_info, self._set_paused)
-        self.server = _Server(uvicorn.Config(create_app(self.services), host=s.http_host, port=s.http_port,
-                                             log_level="warning", lifespan="off", access_log=False))
+        self.services = Services(
+            self.store,
+            self.nc,
+            self.js,
+            institutions,
+            self.tuning,
+            self.pipeline,
+            self.admin_token,
+            self._adapter_info,
+            self._set_paused,
+        )
+        self.server = _Server(
+            uvicorn.Config(
+                create_app(self.services),
+                host=s.http_host,
+                port=s.http_port,
+                log_level="warning",
+                lifespan="off",
+                access_log=False,
+            )
+        )
         self.server_task = asyncio.create_task(self.server.serve())
         while not self.server.started:
             if self.server_task.done():
@@ -145,7 +163,17 @@ class Hub:
         raise StartupError(f"nats-server did not start; see {self.home / 'logs' / 'nats-server.log'}")
 
     def _start_sandbox(self, name: str) -> str:
-        argv = [sys.executable, "-P", "-m", "sandbox", name, "--kind", "recorder", "--state", str(self.home / "sandbox" / name)]
+        argv = [
+            sys.executable,
+            "-P",
+            "-m",
+            "sandbox",
+            name,
+            "--kind",
+            "recorder",
+            "--state",
+            str(self.home / "sandbox" / name),
+        ]
         proc = self.children.spawn(f"sandbox-{name}", argv, stdout=subprocess.PIPE)
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -159,8 +187,9 @@ class Hub:
             for version, vcfg in cfg.versions.items():
                 settings: dict[str, Any] = vcfg.model_dump()
                 if cfg.kind == "webhook":
-                    settings["webhook_of"] = lambda iid: (i.webhook.url if (i := institutions.get(iid)) and i.webhook
-                                                          else None)
+                    settings["webhook_of"] = lambda iid: (
+                        i.webhook.url if (i := institutions.get(iid)) and i.webhook else None
+                    )
                 adapter = build(cfg.kind, AdapterContext(name, version, settings, self.resolve_url))
                 lanes[(name, version)] = Lane(name, version, adapter, cfg, CircuitBreaker(cfg.breaker))
         return lanes
@@ -173,12 +202,26 @@ class Hub:
             for version in cfg.versions:
                 lane = self.pipeline.lanes[(name, version)]
                 health = await lane.adapter.health()
-                versions.append({"version": version, "weight": weights.get(version, 0), "healthy": health.ok,
-                                 "detail": health.detail, "breaker": lane.breaker.state.value,
-                                 "in_flight": lane.in_flight})
+                versions.append(
+                    {
+                        "version": version,
+                        "weight": weights.get(version, 0),
+                        "healthy": health.ok,
+                        "detail": health.detail,
+                        "breaker": lane.breaker.state.value,
+                        "in_flight": lane.in_flight,
+                    }
+                )
             first = self.pipeline.lanes[(name, next(iter(cfg.versions)))]
-            out.append({"name": name, "kind": cfg.kind, "category": type(first.adapter).category,
-                        "paused": first.paused.is_set(), "versions": versions})
+            out.append(
+                {
+                    "name": name,
+                    "kind": cfg.kind,
+                    "category": type(first.adapter).category,
+                    "paused": first.paused.is_set(),
+                    "versions": versions,
+                }
+            )
         return out
 
     async def _set_paused(self, name: str, paused: bool, actor: str) -> None:
@@ -186,10 +229,15 @@ class Hub:
         await self.store.audit(actor, "adapter.pause" if paused else "adapter.resume", name)
 
     def _write_run_file(self, nats_url: str) -> None:
-        info = {"pid": os.getpid(), "home": str(self.home),
-                "http_url": f"http://{self.settings.http_host}:{self.settings.http_port}",
-                "nats_url": nats_url, "admin_token": self.admin_token, "sandboxes": self.endpoints,
-                "children": {n: p.pid for n, p in self.children.procs.items()}}
+        info = {
+            "pid": os.getpid(),
+            "home": str(self.home),
+            "http_url": f"http://{self.settings.http_host}:{self.settings.http_port}",
+            "nats_url": nats_url,
+            "admin_token": self.admin_token,
+            "sandboxes": self.endpoints,
+            "children": {n: p.pid for n, p in self.children.procs.items()},
+        }
         tmp = self.home / "run.json.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
@@ -231,10 +279,14 @@ async def serve(settings: HubSettings, sandboxes: bool, demo: bool) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         await hub.start()
-        print(f"hub running: console and API at {hub.services and _url(settings)}/  (health {_url(settings)}/healthz)",
-              flush=True)
-        print(f"  HUB_HOME={hub.home}  NATS {hub.settings.nats_url or f'nats://127.0.0.1:{settings.nats_port}'}",
-              flush=True)
+        print(
+            f"hub running: console and API at {hub.services and _url(settings)}/  (health {_url(settings)}/healthz)",
+            flush=True,
+        )
+        print(
+            f"  HUB_HOME={hub.home}  NATS {hub.settings.nats_url or f'nats://127.0.0.1:{settings.nats_port}'}",
+            flush=True,
+        )
         for name, url in hub.endpoints.items():
             print(f"  sandbox {name}: {url}", flush=True)
         demo_task = asyncio.create_task(_demo_traffic(hub, stop)) if demo else None
@@ -253,7 +305,7 @@ async def _demo_traffic(hub: Hub, stop: asyncio.Event) -> None:
     """--demo: a sample invoice every two seconds, submitted like an institution would."""
     from gateway.ingress import accept
 
-    sample = json.loads((Path(__file__).resolve().parent / "docs" / "samples" / "invoice.json").read_text())
+    sample = json.loads(DEMO_SAMPLE.read_text())
     n = 0
     while not stop.is_set():
         n += 1
@@ -293,8 +345,12 @@ def _run_info() -> dict[str, Any]:
 
 def _admin() -> httpx.Client:
     info = _run_info()
-    return httpx.Client(base_url=info["http_url"], headers={"authorization": f"Bearer {info['admin_token']}"},
-                        timeout=30, trust_env=False)
+    return httpx.Client(
+        base_url=info["http_url"],
+        headers={"authorization": f"Bearer {info['admin_token']}"},
+        timeout=30,
+        trust_env=False,
+    )
 
 
 def _check(response: httpx.Response) -> Any:
@@ -320,8 +376,10 @@ def _print(value: Any, as_json: bool) -> None:
 
 
 @app.command()
-def run(demo: Annotated[bool, typer.Option(help="add live sample traffic")] = False,
-        no_sandbox: Annotated[bool, typer.Option("--no-sandbox", help="start no sandbox partners")] = False) -> None:
+def run(
+    demo: Annotated[bool, typer.Option(help="add live sample traffic")] = False,
+    no_sandbox: Annotated[bool, typer.Option("--no-sandbox", help="start no sandbox partners")] = False,
+) -> None:
     """Start the hub with embedded NATS, journal, sandbox partners and the gateway."""
     try:
         asyncio.run(serve(HubSettings(), not no_sandbox, demo))
@@ -330,11 +388,13 @@ def run(demo: Annotated[bool, typer.Option(help="add live sample traffic")] = Fa
 
 
 @app.command()
-def send(file: Annotated[str, typer.Argument(help="message file, or - for stdin")],
-         as_: Annotated[str | None, typer.Option("--as", help="sandbox institution to send as")] = None,
-         idempotency_key: Annotated[str | None, typer.Option("--idempotency-key")] = None,
-         wait: Annotated[float | None, typer.Option(help="seconds to wait for a final status")] = None,
-         as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def send(
+    file: Annotated[str, typer.Argument(help="message file, or - for stdin")],
+    as_: Annotated[str | None, typer.Option("--as", help="sandbox institution to send as")] = None,
+    idempotency_key: Annotated[str | None, typer.Option("--idempotency-key")] = None,
+    wait: Annotated[float | None, typer.Option(help="seconds to wait for a final status")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
     """Submit a message through the gateway as an institution."""
     info = _run_info()
     body = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
@@ -371,15 +431,18 @@ def status(message_id: str, as_json: Annotated[bool, typer.Option("--json")] = F
 
 
 @sandbox_app.command("received")
-def sandbox_received(partner: str, as_json: Annotated[bool, typer.Option("--json")] = False,
-                     all_calls: Annotated[bool, typer.Option("--all", help="every call, not only effects")] = False
-                     ) -> None:
+def sandbox_received(
+    partner: str,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    all_calls: Annotated[bool, typer.Option("--all", help="every call, not only effects")] = False,
+) -> None:
     """What a sandbox partner received (its effects: message id, idempotency key, time)."""
     endpoints = _run_info()["sandboxes"]
     if partner not in endpoints:
         raise _fail(f"no sandbox partner {partner!r}; running: {', '.join(endpoints)}")
-    rows = _check(httpx.get(f"{endpoints[partner]}/_sandbox/received" + ("?all=1" if all_calls else ""),
-                            trust_env=False))
+    rows = _check(
+        httpx.get(f"{endpoints[partner]}/_sandbox/received" + ("?all=1" if all_calls else ""), trust_env=False)
+    )
     _print(rows, as_json)
 
 
@@ -391,8 +454,9 @@ def dlq_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 
 @dlq_app.command("replay")
-def dlq_replay(message_id: Annotated[str | None, typer.Argument()] = None,
-               all_: Annotated[bool, typer.Option("--all")] = False) -> None:
+def dlq_replay(
+    message_id: Annotated[str | None, typer.Argument()] = None, all_: Annotated[bool, typer.Option("--all")] = False
+) -> None:
     """Send dead letters back to their adapter (keeps their idempotency key)."""
     if not message_id and not all_:
         raise _fail("name a message ID or --all", 2)
@@ -414,8 +478,9 @@ def adapters_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--j
         _print(rows, True)
         return
     for a in rows:
-        versions = ", ".join(f"{v['version']}={v['weight']}% {v['breaker']}{'' if v['healthy'] else ' UNHEALTHY'}"
-                             for v in a["versions"])
+        versions = ", ".join(
+            f"{v['version']}={v['weight']}% {v['breaker']}{'' if v['healthy'] else ' UNHEALTHY'}" for v in a["versions"]
+        )
         typer.echo(f"{a['name']:<16} {a['category']:<10} {a['kind']:<10} {'PAUSED ' if a['paused'] else ''}{versions}")
 
 
@@ -448,10 +513,12 @@ def config_check() -> None:
         unknown = sorted({a.kind for a in routing.adapters.values()} - set(kinds()))
         if unknown:
             raise ValueError(f"adapters: unknown kind(s) {', '.join(unknown)}; known: {', '.join(sorted(kinds()))}")
-    except Exception as exc:  # noqa: BLE001 - any config error is reported, with its location
+    except Exception as exc:
         raise _fail(f"config invalid: {exc}") from None
-    typer.echo(f"config valid: {len(routing.adapters)} adapters, {len(routing.routes)} routes, "
-               f"{len(institutions.all())} institutions")
+    typer.echo(
+        f"config valid: {len(routing.adapters)} adapters, {len(routing.routes)} routes, "
+        f"{len(institutions.all())} institutions"
+    )
 
 
 def main() -> None:

@@ -1,6 +1,5 @@
 """The HTTP gateway: ingress API for institutions, admin API for operators, health."""
 
-
 import hmac
 from typing import Annotated, Any
 
@@ -22,8 +21,11 @@ def _bearer(authorization: str | None) -> str | None:
 
 
 def create_app(services: Services) -> FastAPI:
-    app = FastAPI(title="Trade-finance integration hub", version="0.1.0",
-                  description="Ingress for institutions, status, and operations API.")
+    app = FastAPI(
+        title="Trade-finance integration hub",
+        version="0.1.0",
+        description="Ingress for institutions, status, and operations API.",
+    )
     app.state.services = services
 
     @app.exception_handler(Problem)
@@ -37,8 +39,9 @@ def create_app(services: Services) -> FastAPI:
         errors = [Violation(".".join(str(p) for p in e["loc"]), e["type"], e["msg"]) for e in exc.errors()]
         return Problem(422, "invalid-request", "Invalid request", "; ".join(map(str, errors)), errors).response()
 
-    def institution(x_api_key: Annotated[str | None, Header()] = None,
-                    authorization: Annotated[str | None, Header()] = None) -> Institution:
+    def institution(
+        x_api_key: Annotated[str | None, Header()] = None, authorization: Annotated[str | None, Header()] = None
+    ) -> Institution:
         try:
             return services.institutions.authenticate(x_api_key or _bearer(authorization))
         except NotAuthenticated as exc:
@@ -54,21 +57,34 @@ def create_app(services: Services) -> FastAPI:
     Operator = Annotated[str, Depends(operator)]
 
     @app.post("/v1/messages", status_code=202)
-    async def submit(request: Request, inst: Caller,
-                     idempotency_key: Annotated[str | None, Header()] = None) -> JSONResponse:
+    async def submit(
+        request: Request, inst: Caller, idempotency_key: Annotated[str | None, Header()] = None
+    ) -> JSONResponse:
         body = await read_body(request, services.tuning.gateway.max_body_bytes)
         env = envelope_from(body, request.headers.get("content-type", "").lower(), inst, idempotency_key)
         if not inst.may_send(env.type):
-            raise Problem(403, "type-not-allowed", "Message type not allowed",
-                          f"{inst.id} may not send {env.type}", allowed_types=inst.allowed_types)
+            raise Problem(
+                403,
+                "type-not-allowed",
+                "Message type not allowed",
+                f"{inst.id} may not send {env.type}",
+                allowed_types=inst.allowed_types,
+            )
         message_id, status, new = await accept(services.store, services.js, env)
         headers = {} if new else {"Idempotent-Replayed": "true"}
-        return JSONResponse({"id": message_id, "status": status, "status_url": f"/v1/messages/{message_id}"},
-                            status_code=202, headers=headers)
+        return JSONResponse(
+            {"id": message_id, "status": status, "status_url": f"/v1/messages/{message_id}"},
+            status_code=202,
+            headers=headers,
+        )
 
     @app.get("/v1/messages/{message_id}")
-    async def status(message_id: str, request: Request, x_api_key: Annotated[str | None, Header()] = None,
-                     authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+    async def status(
+        message_id: str,
+        request: Request,
+        x_api_key: Annotated[str | None, Header()] = None,
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> dict[str, Any]:
         token = x_api_key or _bearer(authorization)
         is_operator = bool(token) and hmac.compare_digest(token or "", services.admin_token)
         caller = None if is_operator else institution(x_api_key, authorization)
@@ -76,8 +92,12 @@ def create_app(services: Services) -> FastAPI:
         if view is None or (caller is not None and caller.id not in (view.source, view.destination)):
             raise Problem(404, "not-found", "No such message", f"no message {message_id} visible to the caller")
         history = await services.store.history(message_id)
-        return {**view.as_json(), "history": [{"status": t.status, "at": t.at.isoformat(), "actor": t.actor,
-                                               "detail": t.detail} for t in history]}
+        return {
+            **view.as_json(),
+            "history": [
+                {"status": t.status, "at": t.at.isoformat(), "actor": t.actor, "detail": t.detail} for t in history
+            ],
+        }
 
     @app.get("/v1/schemas")
     async def schemas() -> dict[str, Any]:
@@ -89,12 +109,12 @@ def create_app(services: Services) -> FastAPI:
         try:
             await services.store.ping()
             checks["store"] = True
-        except Exception as exc:  # noqa: BLE001 - health reports any failure of the store
+        except Exception as exc:
             checks["store"] = f"error: {exc}"
         try:
             info = await services.js.consumer_info("HUB_IN", "router")
             checks["consumers"] = {"router_pending": info.num_pending}
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             checks["consumers"] = f"error: {exc}"
         ok = checks["nats"] is True and checks["store"] is True and isinstance(checks["consumers"], dict)
         return JSONResponse({"ok": ok, **checks}, status_code=200 if ok else 503)
@@ -138,8 +158,10 @@ def create_app(services: Services) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     async def console() -> Response:
-        return Response("<!doctype html><title>Trade hub</title><h1>Trade-finance integration hub</h1>"
-                        "<p>Running. API docs: <a href='/docs'>/docs</a>; health: <a href='/healthz'>/healthz</a></p>",
-                        media_type="text/html")
+        return Response(
+            "<!doctype html><title>Trade hub</title><h1>Trade-finance integration hub</h1>"
+            "<p>Running. API docs: <a href='/docs'>/docs</a>; health: <a href='/healthz'>/healthz</a></p>",
+            media_type="text/html",
+        )
 
     return app

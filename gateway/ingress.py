@@ -22,15 +22,24 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The body, refused with 413 as soon as it passes `limit` bytes (declared or streamed)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise Problem(413, "body-too-large", "Request body too large",
-                      f"the body is {declared} bytes; the limit is {limit} bytes",
-                      [Violation("body", "max_size", f"{limit} bytes")])
+        raise Problem(
+            413,
+            "body-too-large",
+            "Request body too large",
+            f"the body is {declared} bytes; the limit is {limit} bytes",
+            [Violation("body", "max_size", f"{limit} bytes")],
+        )
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise Problem(413, "body-too-large", "Request body too large", f"the limit is {limit} bytes",
-                          [Violation("body", "max_size", f"{limit} bytes")])
+            raise Problem(
+                413,
+                "body-too-large",
+                "Request body too large",
+                f"the limit is {limit} bytes",
+                [Violation("body", "max_size", f"{limit} bytes")],
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -42,15 +51,24 @@ def envelope_from(body: bytes, content_type: str, inst: Institution, idem_header
     codec = detect(body, content_type)
     if codec is None:
         supported = ", ".join(["application/json (envelope)", *codec_names()])
-        raise Problem(415, "unsupported-document", "Unsupported document",
-                      f"content type {content_type or '(none)'} is not a format the hub reads; supported: {supported}")
+        raise Problem(
+            415,
+            "unsupported-document",
+            "Unsupported document",
+            f"content type {content_type or '(none)'} is not a format the hub reads; supported: {supported}",
+        )
     try:
         decoded = codec.decode(body)
     except RejectedInput as exc:
         raise Problem(422, "invalid-document", exc.title, str(exc), exc.violations) from None
-    data = {"type": decoded.type, "source": inst.id, "destination": decoded.destination or "hub",
-            "payload": decoded.payload, "idempotency_key": idem_header or decoded.idempotency_key,
-            "correlation_id": decoded.correlation_id}
+    data = {
+        "type": decoded.type,
+        "source": inst.id,
+        "destination": decoded.destination or "hub",
+        "payload": decoded.payload,
+        "idempotency_key": idem_header or decoded.idempotency_key,
+        "correlation_id": decoded.correlation_id,
+    }
     return _validated(data)
 
 
@@ -58,26 +76,55 @@ def _from_json(body: bytes, inst: Institution, idem_header: str | None) -> Envel
     try:
         data: Any = json.loads(body)
     except json.JSONDecodeError as exc:
-        raise Problem(400, "malformed-json", "Malformed JSON", f"{exc.msg} at line {exc.lineno} column {exc.colno}",
-                      [Violation("body", "json_syntax", f"{exc.msg} at line {exc.lineno} column {exc.colno}")]) from None
+        raise Problem(
+            400,
+            "malformed-json",
+            "Malformed JSON",
+            f"{exc.msg} at line {exc.lineno} column {exc.colno}",
+            [Violation("body", "json_syntax", f"{exc.msg} at line {exc.lineno} column {exc.colno}")],
+        ) from None
     except UnicodeDecodeError:
-        raise Problem(400, "malformed-json", "Malformed JSON", "the body is not UTF-8",
-                      [Violation("body", "utf8", "the body is not UTF-8")]) from None
+        raise Problem(
+            400,
+            "malformed-json",
+            "Malformed JSON",
+            "the body is not UTF-8",
+            [Violation("body", "utf8", "the body is not UTF-8")],
+        ) from None
     if not isinstance(data, dict):
-        raise Problem(422, "invalid-envelope", "invalid envelope", "the body must be a JSON object",
-                      [Violation("body", "object_type", "a JSON object with type, destination and payload")])
+        raise Problem(
+            422,
+            "invalid-envelope",
+            "invalid envelope",
+            "the body must be a JSON object",
+            [Violation("body", "object_type", "a JSON object with type, destination and payload")],
+        )
     server_set = [f for f in SERVER_FIELDS if f in data]
     if server_set:
-        raise Problem(422, "invalid-envelope", "invalid envelope", "fields assigned by the hub were sent",
-                      [Violation(f, "server_assigned", "set by the hub, not the sender") for f in server_set])
+        raise Problem(
+            422,
+            "invalid-envelope",
+            "invalid envelope",
+            "fields assigned by the hub were sent",
+            [Violation(f, "server_assigned", "set by the hub, not the sender") for f in server_set],
+        )
     if data.get("source", inst.id) != inst.id:
-        raise Problem(403, "wrong-source", "Source is not the authenticated institution",
-                      f"source {data.get('source')!r} differs from the caller {inst.id!r}",
-                      [Violation("source", "authenticated_institution", inst.id)])
+        raise Problem(
+            403,
+            "wrong-source",
+            "Source is not the authenticated institution",
+            f"source {data.get('source')!r} differs from the caller {inst.id!r}",
+            [Violation("source", "authenticated_institution", inst.id)],
+        )
     key = data.get("idempotency_key")
     if idem_header and key and idem_header != key:
-        raise Problem(422, "invalid-envelope", "invalid envelope", "Idempotency-Key header and body differ",
-                      [Violation("idempotency_key", "matches_header", "send one key, or the same in both")])
+        raise Problem(
+            422,
+            "invalid-envelope",
+            "invalid envelope",
+            "Idempotency-Key header and body differ",
+            [Violation("idempotency_key", "matches_header", "send one key, or the same in both")],
+        )
     return _validated({**data, "source": inst.id, "idempotency_key": key or idem_header or ""})
 
 
@@ -98,9 +145,14 @@ async def accept(store: Store, js: Any, env: Envelope) -> tuple[str, str, bool]:
     try:
         claim = await store.claim(env, scope)
     except IdempotencyConflict as exc:
-        raise Problem(409, "idempotency-conflict", "Idempotency key reused with a different payload", str(exc),
-                      [Violation("idempotency_key", "same_payload", f"first used by message {exc.message_id}")],
-                      message_id=exc.message_id) from None
+        raise Problem(
+            409,
+            "idempotency-conflict",
+            "Idempotency key reused with a different payload",
+            str(exc),
+            [Violation("idempotency_key", "same_payload", f"first used by message {exc.message_id}")],
+            message_id=exc.message_id,
+        ) from None
     if not claim.new and claim.status != "received":
         return claim.message_id, claim.status, False
     if not claim.new:
@@ -114,7 +166,8 @@ async def accept(store: Store, js: Any, env: Envelope) -> tuple[str, str, bool]:
     except Exception as exc:
         if claim.new:
             await store.release(str(env.id), scope)
-        raise Problem(503, "not-accepted", "Message not accepted", f"the message bus did not confirm: {exc}",
-                      retry_after="1") from None
+        raise Problem(
+            503, "not-accepted", "Message not accepted", f"the message bus did not confirm: {exc}", retry_after="1"
+        ) from None
     view_, _owner = await store.ensure(env, scope)
     return str(env.id), view_.status, claim.new

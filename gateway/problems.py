@@ -10,16 +10,21 @@ from canonical.errors import Violation
 
 
 class Problem(Exception):
-    def __init__(self, status: int, slug: str, title: str, detail: str = "",
-                 errors: list[Violation] | None = None, **extra: Any) -> None:
+    def __init__(
+        self, status: int, slug: str, title: str, detail: str = "", errors: list[Violation] | None = None, **extra: Any
+    ) -> None:
         super().__init__(title)
         self.status, self.slug, self.title, self.detail = status, slug, title, detail
         self.errors = errors or []
         self.extra = extra
 
     def response(self, instance: str = "") -> JSONResponse:
-        body: dict[str, Any] = {"type": f"urn:tradehub:problem:{self.slug}", "title": self.title,
-                                "status": self.status, "detail": self.detail or self.title}
+        body: dict[str, Any] = {
+            "type": f"urn:tradehub:problem:{self.slug}",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail or self.title,
+        }
         if instance:
             body["instance"] = instance
         if self.errors:

@@ -61,9 +61,15 @@ class Children:
         return killed
 
     def spawn(self, name: str, argv: list[str], stdout: int | IO[bytes] | None = None) -> subprocess.Popen[bytes]:
-        log = open(self.home / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child's lifetime
-        proc = subprocess.Popen(argv, stdout=stdout if stdout is not None else log, stderr=log,
-                                stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent, cwd=self.home)
+        log = open(self.home / "logs" / f"{name}.log", "ab")
+        proc = subprocess.Popen(
+            argv,
+            stdout=stdout if stdout is not None else log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+            cwd=self.home,
+        )
         self.procs[name] = proc
         self.file.write_text(json.dumps([p.pid for p in self.procs.values()]))
         return proc
@@ -98,7 +104,7 @@ def write_nats_config(home: Path, port: int, sync_interval: str) -> Path:
     conf.write_text(
         f'listen: "127.0.0.1:{port}"\n'
         f'server_name: "hub-embedded"\n'
-        f"jetstream {{\n  store_dir: \"{store}\"\n  sync_interval: {sync}\n}}\n"
+        f'jetstream {{\n  store_dir: "{store}"\n  sync_interval: {sync}\n}}\n'
         "max_payload: 8MB\n"
     )
     return conf

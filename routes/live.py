@@ -37,7 +37,7 @@ class PauseSwitches:
                 self._apply(entry.key.removeprefix(PAUSE_PREFIX), entry.value == b"1")
         finally:
             with contextlib.suppress(Exception):
-                await watcher.stop()
+                await watcher.stop()  # type: ignore[no-untyped-call]
 
     async def set(self, name: str, paused: bool) -> None:
         await self.kv.put(PAUSE_PREFIX + name, b"1" if paused else b"0")

@@ -44,7 +44,7 @@ class OutboxRelay:
         while not self._stop.is_set():
             try:
                 published = await self.flush()
-            except Exception as exc:  # noqa: BLE001 - a NATS or DB hiccup must not kill the relay
+            except Exception as exc:
                 log.warning("outbox relay: %s; retrying", exc)
                 published = 0
                 await asyncio.sleep(1.0)
@@ -64,8 +64,11 @@ class OutboxRelay:
             acks.append(await self.js.publish_async(subject, data, headers={"Nats-Msg-Id": msg_id}))
             notice = self._notification(json.loads(data))
             if notice is not None:
-                acks.append(await self.js.publish_async(notice.subject, notice.to_bytes(),
-                                                        headers={"Nats-Msg-Id": notice.idempotency_key}))
+                acks.append(
+                    await self.js.publish_async(
+                        notice.subject, notice.to_bytes(), headers={"Nats-Msg-Id": notice.idempotency_key}
+                    )
+                )
         await asyncio.gather(*acks)
         await self.store.mark_published([seq for seq, *_ in rows])
         return len(rows)
@@ -77,10 +80,20 @@ class OutboxRelay:
         if status not in self._statuses(source):
             return None
         detail = event.get("detail")
-        payload = StatusNotification(message_id=str(event["id"]), message_type=str(event["type"]), status=status,
-                                     at=datetime.fromisoformat(str(event["at"])),
-                                     correlation_id=str(event.get("correlation_id", "")),
-                                     detail=detail if isinstance(detail, dict) else {})
-        return Envelope(type=NOTIFICATION, source="hub", destination=source, payload=payload,
-                        correlation_id=str(event.get("correlation_id", "")), causation_id=str(event["id"]),
-                        idempotency_key=f"notify:{event['id']}:{status}")
+        payload = StatusNotification(
+            message_id=str(event["id"]),
+            message_type=str(event["type"]),
+            status=status,
+            at=datetime.fromisoformat(str(event["at"])),
+            correlation_id=str(event.get("correlation_id", "")),
+            detail=detail if isinstance(detail, dict) else {},
+        )
+        return Envelope(
+            type=NOTIFICATION,
+            source="hub",
+            destination=source,
+            payload=payload,
+            correlation_id=str(event.get("correlation_id", "")),
+            causation_id=str(event["id"]),
+            idempotency_key=f"notify:{event['id']}:{status}",
+        )

@@ -53,9 +53,15 @@ class Lane:
         return float(self.config.versions[self.version].timeout_s) * 2 + 5
 
 
-async def pull_loop(js: JetStreamContext, stream: str, durable: str, subject: str,
-                    handle: Callable[[list[Msg]], Awaitable[None]], stop: asyncio.Event,
-                    batch: Callable[[], Awaitable[int]]) -> None:
+async def pull_loop(
+    js: JetStreamContext,
+    stream: str,
+    durable: str,
+    subject: str,
+    handle: Callable[[list[Msg]], Awaitable[None]],
+    stop: asyncio.Event,
+    batch: Callable[[], Awaitable[int]],
+) -> None:
     """Fetch and hand over batches until `stop`; `batch()` says how many may be pulled now (0: wait)."""
     sub = await js.pull_subscribe(subject, durable=durable, stream=stream)
     try:
@@ -74,8 +80,9 @@ async def pull_loop(js: JetStreamContext, stream: str, durable: str, subject: st
 
 
 class Pipeline:
-    def __init__(self, js: JetStreamContext, store: Store, routing: RoutingConfig,
-                 lanes: dict[tuple[str, str], Lane]) -> None:
+    def __init__(
+        self, js: JetStreamContext, store: Store, routing: RoutingConfig, lanes: dict[tuple[str, str], Lane]
+    ) -> None:
         self.js, self.store, self.routing, self.lanes = js, store, routing, lanes
         self.stop_event = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -83,12 +90,19 @@ class Pipeline:
     async def start(self) -> None:
         await bus.ensure_consumer(self.js, "HUB_IN", bus.ROUTER, "hub.in.>", ack_wait_s=30)
         for (name, version), lane in self.lanes.items():
-            await bus.ensure_consumer(self.js, "HUB_OUT", bus.delivery_consumer(name, version),
-                                      bus.out_subject(name, version), ack_wait_s=lane.ack_wait_s)
+            await bus.ensure_consumer(
+                self.js,
+                "HUB_OUT",
+                bus.delivery_consumer(name, version),
+                bus.out_subject(name, version),
+                ack_wait_s=lane.ack_wait_s,
+            )
             await lane.adapter.start()
         self._tasks.append(asyncio.create_task(self._route_loop(), name="router"))
         for lane in self.lanes.values():
-            self._tasks.append(asyncio.create_task(self._deliver_loop(lane), name=f"deliver-{lane.name}-{lane.version}"))
+            self._tasks.append(
+                asyncio.create_task(self._deliver_loop(lane), name=f"deliver-{lane.name}-{lane.version}")
+            )
 
     async def stop(self, grace_s: float = 10.0) -> None:
         """Stop pulling; let in-flight messages finish (unfinished ones stay unacked for redelivery)."""
@@ -132,20 +146,33 @@ class Pipeline:
             return
         decision = decide(self.routing, env)
         if decision is None:
-            await self.store.record(str(env.id), "rejected", detail={
-                "reason": "no_route", "error": f"no routing rule matches type {env.type!r} to {env.destination!r}",
-                "by": "hub"})
+            await self.store.record(
+                str(env.id),
+                "rejected",
+                detail={
+                    "reason": "no_route",
+                    "error": f"no routing rule matches type {env.type!r} to {env.destination!r}",
+                    "by": "hub",
+                },
+            )
             await msg.ack()
             return
         if (decision.adapter, decision.version) not in self.lanes:
-            await self.store.record(str(env.id), "rejected", detail={
-                "reason": "adapter_unavailable", "error": f"{decision.adapter}@{decision.version} is not running",
-                "by": "hub"})
+            await self.store.record(
+                str(env.id),
+                "rejected",
+                detail={
+                    "reason": "adapter_unavailable",
+                    "error": f"{decision.adapter}@{decision.version} is not running",
+                    "by": "hub",
+                },
+            )
             await msg.ack()
             return
         await self._publish_out(env, decision.adapter, decision.version)
-        await self.store.record(str(env.id), "routed", detail=decision.as_json(), adapter=decision.adapter,
-                                version=decision.version)
+        await self.store.record(
+            str(env.id), "routed", detail=decision.as_json(), adapter=decision.adapter, version=decision.version
+        )
         await msg.ack()
 
     async def _publish_out(self, env: Envelope, adapter: str, version: str, replay: int = 0) -> None:
@@ -181,8 +208,15 @@ class Pipeline:
 
             await asyncio.gather(*(run(g) for g in groups.values()))
 
-        await pull_loop(self.js, "HUB_OUT", bus.delivery_consumer(lane.name, lane.version),
-                        bus.out_subject(lane.name, lane.version), handle, self.stop_event, batch)
+        await pull_loop(
+            self.js,
+            "HUB_OUT",
+            bus.delivery_consumer(lane.name, lane.version),
+            bus.out_subject(lane.name, lane.version),
+            handle,
+            self.stop_event,
+            batch,
+        )
 
     async def deliver(self, lane: Lane, msg: Msg) -> None:
         env = Envelope.from_bytes(msg.data)
@@ -231,22 +265,38 @@ class Pipeline:
         await self.store.finish_attempt(mid, "transient" if exc.retryable else "permanent", exc.reason[:2000])
         if isinstance(exc, TransientError) and attempt < lane.config.retry.max_attempts:
             delay = backoff_delay(lane.config.retry, attempt)
-            await self.store.record(mid, "retrying", detail={"attempt": attempt, "error": exc.reason,
-                                                             "next_delay_s": round(delay, 3)})
+            await self.store.record(
+                mid, "retrying", detail={"attempt": attempt, "error": exc.reason, "next_delay_s": round(delay, 3)}
+            )
             await msg.nak(delay=delay)
             return
         reason = "permanent_error" if isinstance(exc, PermanentError) else "attempts_exhausted"
-        await self.store.record(mid, "dead_lettered", detail={"reason": reason, "attempts": attempt,
-                                                              "error": exc.reason, "adapter": lane.name,
-                                                              "version": lane.version})
+        await self.store.record(
+            mid,
+            "dead_lettered",
+            detail={
+                "reason": reason,
+                "attempts": attempt,
+                "error": exc.reason,
+                "adapter": lane.name,
+                "version": lane.version,
+            },
+        )
         view = await self.store.message(mid)
         await self._dead_letter_publish(lane, env, attempt, exc.reason, view.replays if view else 0, reason)
         await msg.term()
 
-    async def _dead_letter_publish(self, lane: Lane, env: Envelope, attempts: int, error: str, replays: int,
-                                   reason: str = "dead_lettered") -> None:
-        headers = {"Nats-Msg-Id": f"{env.id}:dlq:{replays}", "Hub-Reason": reason, "Hub-Attempts": str(attempts),
-                   "Hub-Error": error[:1000].replace("\n", " "), "Hub-Adapter": lane.name, "Hub-Version": lane.version}
+    async def _dead_letter_publish(
+        self, lane: Lane, env: Envelope, attempts: int, error: str, replays: int, reason: str = "dead_lettered"
+    ) -> None:
+        headers = {
+            "Nats-Msg-Id": f"{env.id}:dlq:{replays}",
+            "Hub-Reason": reason,
+            "Hub-Attempts": str(attempts),
+            "Hub-Error": error[:1000].replace("\n", " "),
+            "Hub-Adapter": lane.name,
+            "Hub-Version": lane.version,
+        }
         await self.js.publish(f"hub.dlq.{lane.name}", env.to_bytes(), headers=headers)
 
     async def replay(self, message_id: str, actor: str) -> None:

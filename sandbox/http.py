@@ -45,9 +45,21 @@ class Drop(Exception):
 
 
 Handler = Callable[[Request], Awaitable[Response]]
-REASONS = {200: "OK", 201: "Created", 202: "Accepted", 400: "Bad Request", 404: "Not Found", 409: "Conflict",
-           413: "Payload Too Large", 422: "Unprocessable Entity", 429: "Too Many Requests",
-           500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+REASONS = {
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    400: "Bad Request",
+    404: "Not Found",
+    409: "Conflict",
+    413: "Payload Too Large",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 
 
 async def _read_request(reader: asyncio.StreamReader) -> Request | None:
@@ -83,8 +95,10 @@ async def serve(handler: Handler, host: str = "127.0.0.1", port: int = 0) -> asy
                     response = await handler(request)
                 except Drop:
                     break
-                head = [f"HTTP/1.1 {response.status} {REASONS.get(response.status, 'Status')}",
-                        f"content-length: {len(response.body)}"]
+                head = [
+                    f"HTTP/1.1 {response.status} {REASONS.get(response.status, 'Status')}",
+                    f"content-length: {len(response.body)}",
+                ]
                 head += [f"{k}: {v}" for k, v in response.headers.items()]
                 writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + response.body)
                 await writer.drain()

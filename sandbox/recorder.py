@@ -81,17 +81,31 @@ class Recorder:
             return Response(200, answer, {"content-type": "application/json"})
 
     def _log(self, key: str, message_id: str, correlation_id: str, status: int, effect: int, body: bytes) -> None:
-        self.db.execute("INSERT INTO calls (at, idempotency_key, message_id, correlation_id, status, effect, body) "
-                        "VALUES (?,?,?,?,?,?,?)", (time.time(), key, message_id, correlation_id, status, effect, body))
+        self.db.execute(
+            "INSERT INTO calls (at, idempotency_key, message_id, correlation_id, status, effect, body) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (time.time(), key, message_id, correlation_id, status, effect, body),
+        )
 
     def control(self, req: Request) -> Response:
         action = req.path.removeprefix("/_sandbox/")
         if action == "received" and req.method == "GET":
             only_effects = "all" not in req.query
-            sql = ("SELECT seq, at, idempotency_key, message_id, correlation_id, status, effect FROM calls"
-                   + (" WHERE effect=1" if only_effects else "") + " ORDER BY seq")
-            rows = [dict(zip(("seq", "at", "idempotency_key", "message_id", "correlation_id", "status", "effect"),
-                             r, strict=True)) for r in self.db.execute(sql)]
+            sql = (
+                "SELECT seq, at, idempotency_key, message_id, correlation_id, status, effect FROM calls"
+                + (" WHERE effect=1" if only_effects else "")
+                + " ORDER BY seq"
+            )
+            rows = [
+                dict(
+                    zip(
+                        ("seq", "at", "idempotency_key", "message_id", "correlation_id", "status", "effect"),
+                        r,
+                        strict=True,
+                    )
+                )
+                for r in self.db.execute(sql)
+            ]
             return Response.of_json(rows)
         if action == "mode" and req.method == "POST":
             knob = req.json()

@@ -146,8 +146,11 @@ class Store:
         now = _now()
         try:
             async with self._tx() as s:
-                s.add(IdempotencyRow(scope=scope, message_id=str(env.id), payload_digest=digest,
-                                     expires_at=now + self._retention))
+                s.add(
+                    IdempotencyRow(
+                        scope=scope, message_id=str(env.id), payload_digest=digest, expires_at=now + self._retention
+                    )
+                )
                 s.add(_message_row(env, scope, "received", now))
             return Claim(str(env.id), True, "received")
         except IntegrityError:
@@ -164,8 +167,9 @@ class Store:
     async def release(self, message_id: str, scope: str) -> None:
         """Undo a claim whose publish failed, so the caller may try again."""
         async with self._tx() as s:
-            await s.execute(delete(IdempotencyRow).where(IdempotencyRow.scope == scope,
-                                                         IdempotencyRow.message_id == message_id))
+            await s.execute(
+                delete(IdempotencyRow).where(IdempotencyRow.scope == scope, IdempotencyRow.message_id == message_id)
+            )
             await s.execute(delete(MessageRow).where(MessageRow.id == message_id, MessageRow.status == "received"))
 
     async def ensure(self, env: Envelope, scope: str) -> tuple[MessageView, bool]:
@@ -182,15 +186,24 @@ class Store:
                     if owner is not None:
                         return _view(owner), False
                 if held is None:
-                    s.add(IdempotencyRow(scope=scope, message_id=str(env.id),
-                                         payload_digest=env.payload_digest(), expires_at=now + self._retention))
+                    s.add(
+                        IdempotencyRow(
+                            scope=scope,
+                            message_id=str(env.id),
+                            payload_digest=env.payload_digest(),
+                            expires_at=now + self._retention,
+                        )
+                    )
                 msg = _message_row(env, scope, "received", now)
                 s.add(msg)
                 await s.flush()
             if msg.status == "received":
                 # Gateway and router may both get here: only the one whose update wins journals it.
-                won = await s.execute(update(MessageRow).where(MessageRow.id == msg.id, MessageRow.status == "received")
-                                      .values(status="accepted", updated_at=now))
+                won = await s.execute(
+                    update(MessageRow)
+                    .where(MessageRow.id == msg.id, MessageRow.status == "received")
+                    .values(status="accepted", updated_at=now)
+                )
                 if getattr(won, "rowcount", 0) == 1:
                     self._transition(s, msg, "accepted", "hub", {}, now)
                 else:
@@ -199,9 +212,16 @@ class Store:
 
     # -- transitions --------------------------------------------------------------------------
 
-    async def record(self, message_id: str, status: str, *, actor: str = "hub",
-                     detail: dict[str, Any] | None = None, adapter: str | None = None,
-                     version: str | None = None) -> bool:
+    async def record(
+        self,
+        message_id: str,
+        status: str,
+        *,
+        actor: str = "hub",
+        detail: dict[str, Any] | None = None,
+        adapter: str | None = None,
+        version: str | None = None,
+    ) -> bool:
         """Append a status transition (and its outbox event). False if the message is already final
         or unknown, so a redelivered message never moves backwards."""
         if status not in STATUSES:
@@ -217,15 +237,30 @@ class Store:
             self._transition(s, msg, status, actor, detail or {}, _now())
             return True
 
-    def _transition(self, s: AsyncSession, msg: MessageRow, status: str, actor: str,
-                    detail: dict[str, Any], now: datetime) -> None:
+    def _transition(
+        self, s: AsyncSession, msg: MessageRow, status: str, actor: str, detail: dict[str, Any], now: datetime
+    ) -> None:
         msg.status, msg.updated_at = status, now
         row = TransitionRow(message_id=msg.id, status=status, at=now, actor=actor, detail=json.dumps(detail))
         s.add(row)
-        event = {"id": msg.id, "type": msg.type, "status": status, "at": now.isoformat(), "source": msg.source,
-                 "destination": msg.destination, "correlation_id": msg.correlation_id, "detail": detail}
-        s.add(OutboxRow(subject=f"hub.evt.{msg.type}.{status}", msg_id=f"{msg.id}:{status}:{msg.attempts}:{msg.replays}",
-                        data=json.dumps(event).encode(), created_at=now))
+        event = {
+            "id": msg.id,
+            "type": msg.type,
+            "status": status,
+            "at": now.isoformat(),
+            "source": msg.source,
+            "destination": msg.destination,
+            "correlation_id": msg.correlation_id,
+            "detail": detail,
+        }
+        s.add(
+            OutboxRow(
+                subject=f"hub.evt.{msg.type}.{status}",
+                msg_id=f"{msg.id}:{status}:{msg.attempts}:{msg.replays}",
+                data=json.dumps(event).encode(),
+                created_at=now,
+            )
+        )
 
     # -- attempts -----------------------------------------------------------------------------
 
@@ -240,14 +275,21 @@ class Store:
             msg.round_attempts += 1
             msg.adapter, msg.version = adapter, version
             s.add(AttemptRow(message_id=message_id, n=msg.attempts, adapter=adapter, version=version, started_at=now))
-            self._transition(s, msg, "sent", "hub", {"attempt": msg.attempts, "adapter": adapter, "version": version},
-                             now)
+            self._transition(
+                s, msg, "sent", "hub", {"attempt": msg.attempts, "adapter": adapter, "version": version}, now
+            )
             return msg.round_attempts
 
     async def finish_attempt(self, message_id: str, outcome: str, error: str | None = None) -> None:
         async with self._tx() as s:
-            row = (await s.execute(select(AttemptRow).where(AttemptRow.message_id == message_id)
-                                   .order_by(AttemptRow.seq.desc()).limit(1))).scalar_one_or_none()
+            row = (
+                await s.execute(
+                    select(AttemptRow)
+                    .where(AttemptRow.message_id == message_id)
+                    .order_by(AttemptRow.seq.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
             if row is not None:
                 row.finished_at, row.outcome, row.error = _now(), outcome, error
 
@@ -260,8 +302,15 @@ class Store:
             msg.round_attempts = 0
             msg.replays += 1
             self._transition(s, msg, "retrying", actor, {"replay": msg.replays}, _now())
-            s.add(AuditRow(at=_now(), actor=actor, action="dlq.replay", target=message_id,
-                           detail=json.dumps({"replay": msg.replays})))
+            s.add(
+                AuditRow(
+                    at=_now(),
+                    actor=actor,
+                    action="dlq.replay",
+                    target=message_id,
+                    detail=json.dumps({"replay": msg.replays}),
+                )
+            )
             return _view(msg)
 
     # -- reads --------------------------------------------------------------------------------
@@ -273,14 +322,20 @@ class Store:
 
     async def history(self, message_id: str) -> list[Transition]:
         async with self._session() as s:
-            rows = (await s.execute(select(TransitionRow).where(TransitionRow.message_id == message_id)
-                                    .order_by(TransitionRow.seq))).scalars()
+            rows = (
+                await s.execute(
+                    select(TransitionRow).where(TransitionRow.message_id == message_id).order_by(TransitionRow.seq)
+                )
+            ).scalars()
             return [Transition(r.seq, r.status, _aware(r.at), r.actor, json.loads(r.detail)) for r in rows]
 
     async def by_status(self, status: str, limit: int = 500) -> list[MessageView]:
         async with self._session() as s:
-            rows = (await s.execute(select(MessageRow).where(MessageRow.status == status)
-                                    .order_by(MessageRow.updated_at).limit(limit))).scalars()
+            rows = (
+                await s.execute(
+                    select(MessageRow).where(MessageRow.status == status).order_by(MessageRow.updated_at).limit(limit)
+                )
+            ).scalars()
             return [_view(r) for r in rows]
 
     async def count_by_status(self) -> dict[str, int]:
@@ -292,8 +347,11 @@ class Store:
 
     async def pending_events(self, limit: int = 256) -> list[tuple[int, str, str, bytes]]:
         async with self._session() as s:
-            rows = (await s.execute(select(OutboxRow).where(OutboxRow.published.is_(False))
-                                    .order_by(OutboxRow.seq).limit(limit))).scalars()
+            rows = (
+                await s.execute(
+                    select(OutboxRow).where(OutboxRow.published.is_(False)).order_by(OutboxRow.seq).limit(limit)
+                )
+            ).scalars()
             return [(r.seq, r.subject, r.msg_id, r.data) for r in rows]
 
     async def mark_published(self, seqs: list[int]) -> None:
@@ -308,8 +366,17 @@ class Store:
     async def audit_log(self, limit: int = 200) -> list[dict[str, Any]]:
         async with self._session() as s:
             rows = (await s.execute(select(AuditRow).order_by(AuditRow.seq.desc()).limit(limit))).scalars()
-            return [{"seq": r.seq, "at": _aware(r.at).isoformat(), "actor": r.actor, "action": r.action,
-                     "target": r.target, "detail": json.loads(r.detail)} for r in rows]
+            return [
+                {
+                    "seq": r.seq,
+                    "at": _aware(r.at).isoformat(),
+                    "actor": r.actor,
+                    "action": r.action,
+                    "target": r.target,
+                    "detail": json.loads(r.detail),
+                }
+                for r in rows
+            ]
 
     async def purge_expired_keys(self) -> int:
         async with self._tx() as s:
@@ -318,16 +385,43 @@ class Store:
 
 
 def _message_row(env: Envelope, scope: str, status: str, now: datetime) -> MessageRow:
-    return MessageRow(id=str(env.id), type=env.type, source=env.source, destination=env.destination,
-                      tenant=env.tenant, correlation_id=env.correlation_id, idempotency_scope=scope,
-                      payload_digest=env.payload_digest(), envelope=env.to_bytes(), status=status,
-                      attempts=0, round_attempts=0, replays=0, created_at=now, updated_at=now)
+    return MessageRow(
+        id=str(env.id),
+        type=env.type,
+        source=env.source,
+        destination=env.destination,
+        tenant=env.tenant,
+        correlation_id=env.correlation_id,
+        idempotency_scope=scope,
+        payload_digest=env.payload_digest(),
+        envelope=env.to_bytes(),
+        status=status,
+        attempts=0,
+        round_attempts=0,
+        replays=0,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def _view(m: MessageRow) -> MessageView:
-    return MessageView(m.id, m.type, m.source, m.destination, m.correlation_id, m.status, m.adapter, m.version,
-                       m.attempts, m.round_attempts, m.replays, m.last_error, m.envelope, _aware(m.created_at),
-                       _aware(m.updated_at))
+    return MessageView(
+        m.id,
+        m.type,
+        m.source,
+        m.destination,
+        m.correlation_id,
+        m.status,
+        m.adapter,
+        m.version,
+        m.attempts,
+        m.round_attempts,
+        m.replays,
+        m.last_error,
+        m.envelope,
+        _aware(m.created_at),
+        _aware(m.updated_at),
+    )
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -60,19 +60,30 @@ class RunningHub:
         return str(json.loads((self.home / "credentials.json").read_text())[institution])
 
     def client(self, institution: str = "bank-a") -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers={"x-api-key": self.api_key(institution)}, timeout=30,
-                            trust_env=False)
+        return httpx.Client(
+            base_url=self.url, headers={"x-api-key": self.api_key(institution)}, timeout=30, trust_env=False
+        )
 
     def admin(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers={"authorization": f"Bearer {self.info['admin_token']}"},
-                            timeout=30, trust_env=False)
+        return httpx.Client(
+            base_url=self.url,
+            headers={"authorization": f"Bearer {self.info['admin_token']}"},
+            timeout=30,
+            trust_env=False,
+        )
 
     def sandbox(self, name: str) -> httpx.Client:
         return httpx.Client(base_url=self.info["sandboxes"][name], timeout=10, trust_env=False)
 
     def cli(self, *args: str, input: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([HUB_BIN, *args], env=self.env, capture_output=True, text=True, timeout=timeout,
-                              input=input.decode() if input else None)
+        return subprocess.run(
+            [HUB_BIN, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=input.decode() if input else None,
+        )
 
     def wait_status(self, message_id: str, statuses: set[str], timeout: float = 30) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -84,18 +95,30 @@ class RunningHub:
                 time.sleep(0.1)
 
 
-def start_hub(home: Path, config_dir: Path, http_port: int | None = None, nats_port: int | None = None,
-              timeout: float = 40, keep_env: bool = False) -> RunningHub:
+def start_hub(
+    home: Path,
+    config_dir: Path,
+    http_port: int | None = None,
+    nats_port: int | None = None,
+    timeout: float = 40,
+    keep_env: bool = False,
+) -> RunningHub:
     """`hub run` in a subprocess; HUB_NATS_URL / HUB_DATABASE_URL only pass through with keep_env."""
-    env = {**os.environ, "HUB_HOME": str(home), "HUB_HTTP_PORT": str(http_port or free_port()),
-           "HUB_NATS_PORT": str(nats_port or free_port()), "HUB_CONFIG_DIR": str(config_dir)}
+    env = {
+        **os.environ,
+        "HUB_HOME": str(home),
+        "HUB_HTTP_PORT": str(http_port or free_port()),
+        "HUB_NATS_PORT": str(nats_port or free_port()),
+        "HUB_CONFIG_DIR": str(config_dir),
+    }
     if not keep_env:
         env.pop("HUB_NATS_URL", None)
         env.pop("HUB_DATABASE_URL", None)
     home.mkdir(parents=True, exist_ok=True)
-    log = open(home / "hub-stdout.log", "ab")  # noqa: SIM115
+    log = open(home / "hub-stdout.log", "ab")
     proc = subprocess.Popen([HUB_BIN, "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout
+
     def ready() -> bool:
         try:
             return json.loads((home / "run.json").read_text())["pid"] == proc.pid  # not a killed hub's file

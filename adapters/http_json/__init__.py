@@ -47,8 +47,11 @@ class HttpJsonAdapter:
             "created_at": envelope.created_at.isoformat(),
             "payload": envelope.payload_json(),
         }
-        headers = {"content-type": "application/json", "idempotency-key": str(envelope.id),
-                   "x-hub-message-type": envelope.type}
+        headers = {
+            "content-type": "application/json",
+            "idempotency-key": str(envelope.id),
+            "x-hub-message-type": envelope.type,
+        }
         if "traceparent" in envelope.headers:
             headers["traceparent"] = envelope.headers["traceparent"]
         return Outbound(str(envelope.id), self.target(envelope), json.dumps(body).encode(), headers)
@@ -74,15 +77,18 @@ class HttpJsonAdapter:
             answer = {}
         reference = str(answer.get("reference", "")) if isinstance(answer, dict) else ""
         status = answer.get("status") if isinstance(answer, dict) else None
-        return Receipt(final=status in (None, "completed"), reference=reference, detail={"http_status": response.status_code})
+        return Receipt(
+            final=status in (None, "completed"), reference=reference, detail={"http_status": response.status_code}
+        )
 
     def parse_reply(self, raw: bytes, headers: dict[str, str]) -> Envelope:
         raise PermanentError("the http-json adapter receives no asynchronous answers")
 
     async def start(self) -> None:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout, trust_env=False,
-                                             limits=httpx.Limits(max_connections=64))
+            self._client = httpx.AsyncClient(
+                timeout=self.timeout, trust_env=False, limits=httpx.Limits(max_connections=64)
+            )
 
     async def stop(self) -> None:
         if self._client is not None:

@@ -6,5 +6,13 @@ from canonical.iso20022.header import CBPR_SERVICE, BusinessHeader
 
 codec = register_codec(Iso20022Codec())
 
-__all__ = ["CBPR_SERVICE", "DEFINITIONS", "BusinessHeader", "Iso20022Codec", "Iso20022Message", "codec", "parse",
-           "render"]
+__all__ = [
+    "CBPR_SERVICE",
+    "DEFINITIONS",
+    "BusinessHeader",
+    "Iso20022Codec",
+    "Iso20022Message",
+    "codec",
+    "parse",
+    "render",
+]

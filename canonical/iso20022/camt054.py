@@ -21,24 +21,29 @@ def read(doc: Reader) -> AccountNotification:
         msg.need("Ntfctn/Ntry")
     assert ntf is not None and entry is not None
     tx = entry.find("NtryDtls/TxDtls")
-    domain, family, sub = entry.text("BkTxCd/Domn/Cd"), entry.text("BkTxCd/Domn/Fmly/Cd"), entry.text(
-        "BkTxCd/Domn/Fmly/SubFmlyCd")
-    return AccountNotification.model_validate(dict(
-        message_id=msg.need("GrpHdr/MsgId"),
-        created_at=msg.datetime("GrpHdr/CreDtTm"),
-        notification_id=ntf.need("Id"),
-        account=read_account(ntf.find("Acct")),
-        account_currency=ntf.text("Acct/Ccy"),
-        entry_reference=entry.text("NtryRef"),
-        amount=entry.money("Amt"),
-        credit_debit=entry.need("CdtDbtInd"),
-        entry_status=entry.need("Sts/Cd"),
-        bank_transaction_code=(domain, family, sub) if domain and family and sub else None,
-        instruction_id=tx.text("Refs/InstrId") if tx else None,
-        end_to_end_id=tx.text("Refs/EndToEndId") if tx else None,
-        uetr=tx.text("Refs/UETR") if tx else None,
-        settlement_date=tx.date("RltdDts/IntrBkSttlmDt") if tx else None,
-    ))
+    domain, family, sub = (
+        entry.text("BkTxCd/Domn/Cd"),
+        entry.text("BkTxCd/Domn/Fmly/Cd"),
+        entry.text("BkTxCd/Domn/Fmly/SubFmlyCd"),
+    )
+    return AccountNotification.model_validate(
+        dict(
+            message_id=msg.need("GrpHdr/MsgId"),
+            created_at=msg.datetime("GrpHdr/CreDtTm"),
+            notification_id=ntf.need("Id"),
+            account=read_account(ntf.find("Acct")),
+            account_currency=ntf.text("Acct/Ccy"),
+            entry_reference=entry.text("NtryRef"),
+            amount=entry.money("Amt"),
+            credit_debit=entry.need("CdtDbtInd"),
+            entry_status=entry.need("Sts/Cd"),
+            bank_transaction_code=(domain, family, sub) if domain and family and sub else None,
+            instruction_id=tx.text("Refs/InstrId") if tx else None,
+            end_to_end_id=tx.text("Refs/EndToEndId") if tx else None,
+            uetr=tx.text("Refs/UETR") if tx else None,
+            settlement_date=tx.date("RltdDts/IntrBkSttlmDt") if tx else None,
+        )
+    )
 
 
 def write(an: AccountNotification, now: datetime) -> Writer:

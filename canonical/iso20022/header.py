@@ -29,15 +29,17 @@ class BusinessHeader(BaseModel):
 
 
 def read_header(r: Reader) -> BusinessHeader:
-    return BusinessHeader.model_validate(dict(
-        from_bic=r.need("Fr/FIId/FinInstnId/BICFI"),
-        to_bic=r.need("To/FIId/FinInstnId/BICFI"),
-        business_message_id=r.need("BizMsgIdr"),
-        message_definition=r.need("MsgDefIdr"),
-        business_service=r.text("BizSvc"),
-        created_at=datetime.fromisoformat(r.need("CreDt")),
-        possible_duplicate=r.text("PssblDplct") == "true",
-    ))
+    return BusinessHeader.model_validate(
+        dict(
+            from_bic=r.need("Fr/FIId/FinInstnId/BICFI"),
+            to_bic=r.need("To/FIId/FinInstnId/BICFI"),
+            business_message_id=r.need("BizMsgIdr"),
+            message_definition=r.need("MsgDefIdr"),
+            business_service=r.text("BizSvc"),
+            created_at=datetime.fromisoformat(r.need("CreDt")),
+            possible_duplicate=r.text("PssblDplct") == "true",
+        )
+    )
 
 
 def write_header(header: BusinessHeader) -> Writer:

@@ -19,33 +19,35 @@ def read(doc: Reader) -> CreditTransfer:
     tx = msg.find("CdtTrfTxInf")
     assert tx is not None
     rate = tx.text("XchgRate")
-    return CreditTransfer.model_validate(dict(
-        message_id=msg.need("GrpHdr/MsgId"),
-        created_at=msg.datetime("GrpHdr/CreDtTm"),
-        settlement_method=SettlementMethod(msg.need("GrpHdr/SttlmInf/SttlmMtd")),
-        instructing_reimbursement_agent=read_bic(msg, "GrpHdr/SttlmInf/InstgRmbrsmntAgt"),
-        instructed_reimbursement_agent=read_bic(msg, "GrpHdr/SttlmInf/InstdRmbrsmntAgt"),
-        instruction_id=tx.text("PmtId/InstrId"),
-        end_to_end_id=tx.need("PmtId/EndToEndId"),
-        transaction_id=tx.text("PmtId/TxId"),
-        uetr=tx.need("PmtId/UETR"),
-        settlement_amount=tx.money("IntrBkSttlmAmt"),
-        settlement_date=tx.date("IntrBkSttlmDt"),
-        instructed_amount=tx.money("InstdAmt"),
-        exchange_rate=Decimal(rate) if rate else None,
-        charge_bearer=ChargeBearer(tx.need("ChrgBr")),
-        charges=[{"amount": c.money("Amt"), "agent": read_bic(c, "Agt")} for c in tx.all("ChrgsInf")],
-        instructing_agent=read_bic(tx, "InstgAgt"),
-        instructed_agent=read_bic(tx, "InstdAgt"),
-        intermediary_agent=read_agent(tx.find("IntrmyAgt1")),
-        debtor=read_party(tx.find("Dbtr"), tx.find("DbtrAcct")),
-        debtor_agent=read_agent(tx.find("DbtrAgt")),
-        creditor_agent=read_agent(tx.find("CdtrAgt")),
-        creditor=read_party(tx.find("Cdtr"), tx.find("CdtrAcct")),
-        instructions_for_creditor_agent=tx.texts("InstrForCdtrAgt/InstrInf"),
-        instructions_for_next_agent=tx.texts("InstrForNxtAgt/InstrInf"),
-        remittance_information=tx.texts("RmtInf/Ustrd"),
-    ))
+    return CreditTransfer.model_validate(
+        dict(
+            message_id=msg.need("GrpHdr/MsgId"),
+            created_at=msg.datetime("GrpHdr/CreDtTm"),
+            settlement_method=SettlementMethod(msg.need("GrpHdr/SttlmInf/SttlmMtd")),
+            instructing_reimbursement_agent=read_bic(msg, "GrpHdr/SttlmInf/InstgRmbrsmntAgt"),
+            instructed_reimbursement_agent=read_bic(msg, "GrpHdr/SttlmInf/InstdRmbrsmntAgt"),
+            instruction_id=tx.text("PmtId/InstrId"),
+            end_to_end_id=tx.need("PmtId/EndToEndId"),
+            transaction_id=tx.text("PmtId/TxId"),
+            uetr=tx.need("PmtId/UETR"),
+            settlement_amount=tx.money("IntrBkSttlmAmt"),
+            settlement_date=tx.date("IntrBkSttlmDt"),
+            instructed_amount=tx.money("InstdAmt"),
+            exchange_rate=Decimal(rate) if rate else None,
+            charge_bearer=ChargeBearer(tx.need("ChrgBr")),
+            charges=[{"amount": c.money("Amt"), "agent": read_bic(c, "Agt")} for c in tx.all("ChrgsInf")],
+            instructing_agent=read_bic(tx, "InstgAgt"),
+            instructed_agent=read_bic(tx, "InstdAgt"),
+            intermediary_agent=read_agent(tx.find("IntrmyAgt1")),
+            debtor=read_party(tx.find("Dbtr"), tx.find("DbtrAcct")),
+            debtor_agent=read_agent(tx.find("DbtrAgt")),
+            creditor_agent=read_agent(tx.find("CdtrAgt")),
+            creditor=read_party(tx.find("Cdtr"), tx.find("CdtrAcct")),
+            instructions_for_creditor_agent=tx.texts("InstrForCdtrAgt/InstrInf"),
+            instructions_for_next_agent=tx.texts("InstrForNxtAgt/InstrInf"),
+            remittance_information=tx.texts("RmtInf/Ustrd"),
+        )
+    )
 
 
 def write(ct: CreditTransfer, now: datetime) -> Writer:

@@ -27,29 +27,31 @@ def read(doc: Reader) -> FiTransfer:
     tx = msg.find("CdtTrfTxInf") if msg else None
     assert msg is not None and tx is not None  # the XSD guarantees both
     underlying = tx.find("UndrlygCstmrCdtTrf")
-    return FiTransfer.model_validate(dict(
-        message_id=msg.need("GrpHdr/MsgId"),
-        created_at=msg.datetime("GrpHdr/CreDtTm"),
-        settlement_method=SettlementMethod(msg.need("GrpHdr/SttlmInf/SttlmMtd")),
-        instructing_reimbursement_agent=read_bic(msg, "GrpHdr/SttlmInf/InstgRmbrsmntAgt"),
-        instructed_reimbursement_agent=read_bic(msg, "GrpHdr/SttlmInf/InstdRmbrsmntAgt"),
-        instruction_id=tx.text("PmtId/InstrId"),
-        end_to_end_id=tx.need("PmtId/EndToEndId"),
-        uetr=tx.need("PmtId/UETR"),
-        settlement_amount=tx.money("IntrBkSttlmAmt"),
-        settlement_date=tx.date("IntrBkSttlmDt"),
-        instructing_agent=read_bic(tx, "InstgAgt"),
-        instructed_agent=read_bic(tx, "InstdAgt"),
-        intermediary_agent=read_bic(tx, "IntrmyAgt1"),
-        debtor=read_bic(tx, "Dbtr"),
-        debtor_agent=read_bic(tx, "DbtrAgt"),
-        creditor_agent=read_bic(tx, "CdtrAgt"),
-        creditor=read_bic(tx, "Cdtr"),
-        creditor_account=read_account(tx.find("CdtrAcct")),
-        instructions_for_next_agent=tx.texts("InstrForNxtAgt/InstrInf"),
-        cover=underlying is not None,
-        underlying=_read_underlying(underlying) if underlying is not None else None,
-    ))
+    return FiTransfer.model_validate(
+        dict(
+            message_id=msg.need("GrpHdr/MsgId"),
+            created_at=msg.datetime("GrpHdr/CreDtTm"),
+            settlement_method=SettlementMethod(msg.need("GrpHdr/SttlmInf/SttlmMtd")),
+            instructing_reimbursement_agent=read_bic(msg, "GrpHdr/SttlmInf/InstgRmbrsmntAgt"),
+            instructed_reimbursement_agent=read_bic(msg, "GrpHdr/SttlmInf/InstdRmbrsmntAgt"),
+            instruction_id=tx.text("PmtId/InstrId"),
+            end_to_end_id=tx.need("PmtId/EndToEndId"),
+            uetr=tx.need("PmtId/UETR"),
+            settlement_amount=tx.money("IntrBkSttlmAmt"),
+            settlement_date=tx.date("IntrBkSttlmDt"),
+            instructing_agent=read_bic(tx, "InstgAgt"),
+            instructed_agent=read_bic(tx, "InstdAgt"),
+            intermediary_agent=read_bic(tx, "IntrmyAgt1"),
+            debtor=read_bic(tx, "Dbtr"),
+            debtor_agent=read_bic(tx, "DbtrAgt"),
+            creditor_agent=read_bic(tx, "CdtrAgt"),
+            creditor=read_bic(tx, "Cdtr"),
+            creditor_account=read_account(tx.find("CdtrAcct")),
+            instructions_for_next_agent=tx.texts("InstrForNxtAgt/InstrInf"),
+            cover=underlying is not None,
+            underlying=_read_underlying(underlying) if underlying is not None else None,
+        )
+    )
 
 
 def _read_underlying(u: Reader) -> dict[str, Any]:

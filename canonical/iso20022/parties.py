@@ -9,14 +9,16 @@ from canonical.payments import Account, Agent, Party, PostalAddress
 def read_address(r: Reader | None) -> PostalAddress | None:
     if r is None:
         return None
-    return PostalAddress.model_validate(dict(
-        street=r.text("StrtNm"),
-        building_number=r.text("BldgNb"),
-        post_code=r.text("PstCd"),
-        town=r.text("TwnNm"),
-        country=r.text("Ctry"),
-        lines=r.texts("AdrLine"),
-    ))
+    return PostalAddress.model_validate(
+        dict(
+            street=r.text("StrtNm"),
+            building_number=r.text("BldgNb"),
+            post_code=r.text("PstCd"),
+            town=r.text("TwnNm"),
+            country=r.text("Ctry"),
+            lines=r.texts("AdrLine"),
+        )
+    )
 
 
 def write_address(w: Writer, address: PostalAddress | None) -> None:
@@ -51,12 +53,14 @@ def write_account(w: Writer, tag: str, account: Account | None) -> None:
 def read_party(r: Reader | None, account: Reader | None = None) -> Party | None:
     if r is None:
         return None
-    return Party.model_validate(dict(
-        name=r.text("Nm"),
-        address=read_address(r.find("PstlAdr")),
-        bic=r.text("Id/OrgId/AnyBIC"),
-        account=read_account(account),
-    ))
+    return Party.model_validate(
+        dict(
+            name=r.text("Nm"),
+            address=read_address(r.find("PstlAdr")),
+            bic=r.text("Id/OrgId/AnyBIC"),
+            account=read_account(account),
+        )
+    )
 
 
 def write_party(w: Writer, tag: str, party: Party | None, account_tag: str | None = None) -> None:
@@ -76,8 +80,13 @@ def read_agent(r: Reader | None) -> Agent | None:
     """BranchAndFinancialInstitutionIdentification6 -> Agent (BIC, or name and address)."""
     if r is None:
         return None
-    return Agent.model_validate(dict(bic=r.text("FinInstnId/BICFI"), name=r.text("FinInstnId/Nm"),
-                 address=read_address(r.find("FinInstnId/PstlAdr"))))
+    return Agent.model_validate(
+        dict(
+            bic=r.text("FinInstnId/BICFI"),
+            name=r.text("FinInstnId/Nm"),
+            address=read_address(r.find("FinInstnId/PstlAdr")),
+        )
+    )
 
 
 def write_agent(w: Writer, tag: str, agent: Agent | None) -> None:

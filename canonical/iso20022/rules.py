@@ -82,6 +82,9 @@ def _amount(el: etree._Element, ccy: str, text: str) -> list[Violation]:
 def _has_path(document: etree._Element, path: str) -> bool:
     node: etree._Element | None = document
     for step in path.split("/")[2:]:
-        node = next((c for c in node if isinstance(c.tag, str) and local_name(c) == step), None) if node is not None \
+        node = (
+            next((c for c in node if isinstance(c.tag, str) and local_name(c) == step), None)
+            if node is not None
             else None
+        )
     return node is not None and (bool(node.text) or len(node) > 0)

@@ -39,16 +39,18 @@ def read_status(doc: Reader) -> StatusReport:
     if tx is None:
         msg.need("TxInfAndSts")  # raises, naming the missing element
     assert tx is not None
-    return StatusReport.model_validate(dict(
-        message_id=msg.need("GrpHdr/MsgId"),
-        created_at=msg.datetime("GrpHdr/CreDtTm"),
-        original=_read_original(tx),
-        status=tx.need("TxSts"),
-        reason_code=tx.text("StsRsnInf/Rsn/Cd"),
-        additional_information=tx.texts("StsRsnInf/AddtlInf"),
-        instructing_agent=read_bic(tx, "InstgAgt"),
-        instructed_agent=read_bic(tx, "InstdAgt"),
-    ))
+    return StatusReport.model_validate(
+        dict(
+            message_id=msg.need("GrpHdr/MsgId"),
+            created_at=msg.datetime("GrpHdr/CreDtTm"),
+            original=_read_original(tx),
+            status=tx.need("TxSts"),
+            reason_code=tx.text("StsRsnInf/Rsn/Cd"),
+            additional_information=tx.texts("StsRsnInf/AddtlInf"),
+            instructing_agent=read_bic(tx, "InstgAgt"),
+            instructed_agent=read_bic(tx, "InstdAgt"),
+        )
+    )
 
 
 def write_status(sr: StatusReport, now: datetime) -> Writer:
@@ -82,26 +84,28 @@ def read_return(doc: Reader) -> PaymentReturn:
     if tx is None:
         msg.need("TxInf")
     assert tx is not None
-    return PaymentReturn.model_validate(dict(
-        message_id=msg.need("GrpHdr/MsgId"),
-        created_at=msg.datetime("GrpHdr/CreDtTm"),
-        settlement_method=msg.need("GrpHdr/SttlmInf/SttlmMtd"),
-        return_id=tx.text("RtrId"),
-        original=_read_original(tx),
-        returned_amount=tx.money("RtrdIntrBkSttlmAmt"),
-        settlement_date=tx.date("IntrBkSttlmDt"),
-        charge_bearer=tx.text("ChrgBr"),
-        instructing_agent=read_bic(tx, "InstgAgt"),
-        instructed_agent=read_bic(tx, "InstdAgt"),
-        return_debtor=_chain_party(tx.find("RtrChain/Dbtr")),
-        return_creditor=_chain_party(tx.find("RtrChain/Cdtr")),
-        reason_code=tx.need("RtrRsnInf/Rsn/Cd"),
-        reason_originator=read_party(tx.find("RtrRsnInf/Orgtr")),
-        original_settlement_amount=tx.money("OrgnlTxRef/IntrBkSttlmAmt"),
-        original_settlement_date=tx.date("OrgnlTxRef/IntrBkSttlmDt"),
-        original_debtor=_chain_party(tx.find("OrgnlTxRef/Dbtr")),
-        original_creditor=_chain_party(tx.find("OrgnlTxRef/Cdtr")),
-    ))
+    return PaymentReturn.model_validate(
+        dict(
+            message_id=msg.need("GrpHdr/MsgId"),
+            created_at=msg.datetime("GrpHdr/CreDtTm"),
+            settlement_method=msg.need("GrpHdr/SttlmInf/SttlmMtd"),
+            return_id=tx.text("RtrId"),
+            original=_read_original(tx),
+            returned_amount=tx.money("RtrdIntrBkSttlmAmt"),
+            settlement_date=tx.date("IntrBkSttlmDt"),
+            charge_bearer=tx.text("ChrgBr"),
+            instructing_agent=read_bic(tx, "InstgAgt"),
+            instructed_agent=read_bic(tx, "InstdAgt"),
+            return_debtor=_chain_party(tx.find("RtrChain/Dbtr")),
+            return_creditor=_chain_party(tx.find("RtrChain/Cdtr")),
+            reason_code=tx.need("RtrRsnInf/Rsn/Cd"),
+            reason_originator=read_party(tx.find("RtrRsnInf/Orgtr")),
+            original_settlement_amount=tx.money("OrgnlTxRef/IntrBkSttlmAmt"),
+            original_settlement_date=tx.date("OrgnlTxRef/IntrBkSttlmDt"),
+            original_debtor=_chain_party(tx.find("OrgnlTxRef/Dbtr")),
+            original_creditor=_chain_party(tx.find("OrgnlTxRef/Cdtr")),
+        )
+    )
 
 
 def write_return(pr: PaymentReturn, now: datetime) -> Writer:

@@ -7,5 +7,19 @@ from canonical.swift_mt.messages import Mt103, Mt202, Mt202Underlying, parse, re
 
 codec = register_codec(SwiftMtCodec())
 
-__all__ = ["FinMessage", "Mt103", "Mt202", "Mt202Underlying", "MtHeader", "SwiftMtCodec", "codec", "mt_to_mx",
-           "mx_to_mt", "parse", "parse_fin", "render", "split_rje", "to_canonical"]
+__all__ = [
+    "FinMessage",
+    "Mt103",
+    "Mt202",
+    "Mt202Underlying",
+    "MtHeader",
+    "SwiftMtCodec",
+    "codec",
+    "mt_to_mx",
+    "mx_to_mt",
+    "parse",
+    "parse_fin",
+    "render",
+    "split_rje",
+    "to_canonical",
+]

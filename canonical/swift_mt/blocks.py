@@ -102,8 +102,9 @@ class FinMessage(MtHeader):
 
     @property
     def header(self) -> MtHeader:
-        return MtHeader(basic=self.basic, application=self.application, user_header=self.user_header,
-                        trailer=self.trailer)
+        return MtHeader(
+            basic=self.basic, application=self.application, user_header=self.user_header, trailer=self.trailer
+        )
 
     def render(self, newline: str = "\r\n") -> str:
         out = [f"{{1:{self.basic.render()}}}{{2:{self.application.render()}}}"]
@@ -189,11 +190,24 @@ def _basic(value: str) -> BasicHeader:
 
 def _application(value: str) -> ApplicationHeader:
     if (m := _BLOCK2_IN.match(value)) is not None:
-        return ApplicationHeader(direction="I", message_type=m[1], receiver_lt=m[2], priority=m[3],
-                                 delivery_monitoring=m[4], obsolescence=m[5])
+        return ApplicationHeader(
+            direction="I",
+            message_type=m[1],
+            receiver_lt=m[2],
+            priority=m[3],
+            delivery_monitoring=m[4],
+            obsolescence=m[5],
+        )
     if (m := _BLOCK2_OUT.match(value)) is not None:
-        return ApplicationHeader(direction="O", message_type=m[1], input_time=m[2], mir=m[3], output_date=m[4],
-                                 output_time=m[5], priority=m[6])
+        return ApplicationHeader(
+            direction="O",
+            message_type=m[1],
+            input_time=m[2],
+            mir=m[3],
+            output_date=m[4],
+            output_time=m[5],
+            priority=m[6],
+        )
     raise _reject("2", "block2_format", f"{value!r} is neither an input nor an output application header")
 
 
@@ -212,7 +226,7 @@ def _fields(body: str) -> list[tuple[str, str]]:
     for line in lines:
         m = _TAG_LINE.match(line)
         if m is not None:
-            fields.append((m[1], [line[m.end():]]))
+            fields.append((m[1], [line[m.end() :]]))
         elif fields:
             fields[-1][1].append(line)
         else:
@@ -228,7 +242,7 @@ def split_rje(batch: str) -> list[str]:
         while chunk.startswith("{1:F21"):
             # An ACK is {1:F21...}{4:{177:...}{451:0}}: skip its two blocks.
             ack_end = chunk.find("}}", chunk.find("{4:"))
-            chunk = chunk[ack_end + 2:].lstrip() if ack_end >= 0 else ""
+            chunk = chunk[ack_end + 2 :].lstrip() if ack_end >= 0 else ""
         if chunk:
             messages.append(chunk)
     return messages

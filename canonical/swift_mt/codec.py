@@ -61,8 +61,9 @@ def mx_to_mt(xml: bytes) -> tuple[str, list[str]]:
     elif isinstance(payload, FiTransfer):
         mt, warnings = fi_transfer_to_mt202(payload, h.from_bic, h.to_bic, h.possible_duplicate)
     else:
-        raise RejectedInput("no MT translation", [Violation("/AppHdr/MsgDefIdr", "unsupported_message_type",
-                                                            h.message_definition)])
+        raise RejectedInput(
+            "no MT translation", [Violation("/AppHdr/MsgDefIdr", "unsupported_message_type", h.message_definition)]
+        )
     return render(mt), warnings
 
 

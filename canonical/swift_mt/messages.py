@@ -32,7 +32,7 @@ class Slot:
     mandatory: bool = False
 
     def matches(self, tag: str) -> bool:
-        return tag[: len(self.base)] == self.base and tag[len(self.base):] in self.options
+        return tag[: len(self.base)] == self.base and tag[len(self.base) :] in self.options
 
     @property
     def label(self) -> str:
@@ -280,8 +280,9 @@ def to_fin(message: TypedMt) -> FinMessage:
         fields += render_layout(message.underlying, Mt202Underlying.LAYOUT)
     _raise(_header_violations(message.header) + [v for tag, value in fields for v in field_violations(tag, value)])
     h = message.header
-    return FinMessage(basic=h.basic, application=h.application, user_header=h.user_header, trailer=h.trailer,
-                      fields=fields)
+    return FinMessage(
+        basic=h.basic, application=h.application, user_header=h.user_header, trailer=h.trailer, fields=fields
+    )
 
 
 def render(message: TypedMt, newline: str = "\r\n") -> str:

@@ -12,14 +12,16 @@ from canonical.swift_mt.messages import Mt103, Mt202, Mt202Underlying
 CHARGES_TO_MT = {ChargeBearer.DEBT: "OUR", ChargeBearer.SHAR: "SHA", ChargeBearer.CRED: "BEN"}
 
 
-def mt_header(message_type: str, sender: str, receiver: str, uetr: str, *, possible_duplicate: bool = False,
-              cover: bool = False) -> MtHeader:
+def mt_header(
+    message_type: str, sender: str, receiver: str, uetr: str, *, possible_duplicate: bool = False, cover: bool = False
+) -> MtHeader:
     """An input (sender's view) header: block 1 sender LT, block 2 receiver, 121 UETR, PDE if a resend."""
     user = ([("119", "COV")] if cover else []) + [("121", uetr)]
     return MtHeader(
         basic=BasicHeader(lt_address=bic_to_lt(sender, "A")),
-        application=ApplicationHeader(direction="I", message_type=message_type, receiver_lt=bic_to_lt(receiver, "X"),
-                                      priority="N"),
+        application=ApplicationHeader(
+            direction="I", message_type=message_type, receiver_lt=bic_to_lt(receiver, "X"), priority="N"
+        ),
         user_header=user,
         trailer=[("PDE", "")] if possible_duplicate else [],
     )
@@ -37,7 +39,7 @@ def _x(text: str, what: str, width: int, warnings: list[str]) -> str:
 
 def _chunks(text: str, width: int, max_lines: int, what: str, warnings: list[str]) -> list[str]:
     clean = _x(text, what, width * max_lines, warnings)
-    return [clean[i:i + width] for i in range(0, len(clean), width)]
+    return [clean[i : i + width] for i in range(0, len(clean), width)]
 
 
 def _reference(value: str, what: str, warnings: list[str]) -> str:
@@ -55,8 +57,9 @@ def _party_field(party: Party, tag: str, warnings: list[str]) -> PartyField:
     address = party.address
     if address is not None:
         lines += [_x(line, f"{tag} address", 35, warnings) for line in address.lines]
-        structured = " ".join(p for p in (address.street, address.building_number, address.post_code,
-                                          address.town, address.country) if p)
+        structured = " ".join(
+            p for p in (address.street, address.building_number, address.post_code, address.town, address.country) if p
+        )
         if structured and not address.lines:
             lines += _chunks(structured, 35, 3, f"{tag} address", warnings)
     if len(lines) > 4:
@@ -83,13 +86,17 @@ def _date_amount(money: Money, when: object) -> ValueDateAmount:
     return ValueDateAmount.dated(when, money.currency, money.amount)  # type: ignore[arg-type]
 
 
-def credit_transfer_to_mt103(ct: CreditTransfer, sender: str, receiver: str,
-                             possible_duplicate: bool = False) -> tuple[Mt103, list[str]]:
+def credit_transfer_to_mt103(
+    ct: CreditTransfer, sender: str, receiver: str, possible_duplicate: bool = False
+) -> tuple[Mt103, list[str]]:
     warnings: list[str] = []
     if ct.charge_bearer not in CHARGES_TO_MT:
         raise RejectedInput("not translatable", [Violation("ChrgBr", "charge_bearer_not_in_mt", "SLEV has no 71A")])
-    for what, present in (("ChrgsInf", ct.charges), ("InstrForCdtrAgt", ct.instructions_for_creditor_agent),
-                          ("EndToEndId", ct.end_to_end_id != "NOTPROVIDED")):
+    for what, present in (
+        ("ChrgsInf", ct.charges),
+        ("InstrForCdtrAgt", ct.instructions_for_creditor_agent),
+        ("EndToEndId", ct.end_to_end_id != "NOTPROVIDED"),
+    ):
         if present:
             warnings.append(f"{what}: not carried in MT103")
     mt = Mt103(
@@ -97,8 +104,9 @@ def credit_transfer_to_mt103(ct: CreditTransfer, sender: str, receiver: str,
         sender_reference=_reference(ct.instruction_id or ct.message_id, "InstrId", warnings),
         bank_operation_code="CRED",
         settlement=_date_amount(ct.settlement_amount, ct.settlement_date),
-        instructed_amount=None if ct.instructed_amount is None else
-        CurrencyAmount.of(ct.instructed_amount.currency, ct.instructed_amount.amount),
+        instructed_amount=None
+        if ct.instructed_amount is None
+        else CurrencyAmount.of(ct.instructed_amount.currency, ct.instructed_amount.amount),
         exchange_rate=None if ct.exchange_rate is None else format(ct.exchange_rate.normalize(), "f").replace(".", ","),
         ordering_customer=_party_field(ct.debtor, "50", warnings),
         ordering_institution=_agent_field(ct.debtor_agent, "52", warnings, omit_bic=sender),
@@ -109,14 +117,16 @@ def credit_transfer_to_mt103(ct: CreditTransfer, sender: str, receiver: str,
         beneficiary=_party_field(ct.creditor, "59", warnings),
         remittance_information=_chunks("".join(ct.remittance_information), 35, 4, "RmtInf", warnings),
         details_of_charges=CHARGES_TO_MT[ct.charge_bearer],
-        sender_to_receiver_information=[_x(t, "InstrForNxtAgt", 35, warnings) for t in
-                                        ct.instructions_for_next_agent][:6],
+        sender_to_receiver_information=[_x(t, "InstrForNxtAgt", 35, warnings) for t in ct.instructions_for_next_agent][
+            :6
+        ],
     )
     return mt, warnings
 
 
-def fi_transfer_to_mt202(ft: FiTransfer, sender: str, receiver: str,
-                         possible_duplicate: bool = False) -> tuple[Mt202, list[str]]:
+def fi_transfer_to_mt202(
+    ft: FiTransfer, sender: str, receiver: str, possible_duplicate: bool = False
+) -> tuple[Mt202, list[str]]:
     warnings: list[str] = []
     underlying = None
     if ft.underlying is not None:
@@ -128,8 +138,9 @@ def fi_transfer_to_mt202(ft: FiTransfer, sender: str, receiver: str,
             account_with_institution=_agent_field(u.creditor_agent, "57", warnings),
             beneficiary=_party_field(u.creditor, "59", warnings),
             remittance_information=_chunks("".join(u.remittance_information), 35, 4, "RmtInf", warnings),
-            instructed_amount=None if u.instructed_amount is None else
-            CurrencyAmount.of(u.instructed_amount.currency, u.instructed_amount.amount),
+            instructed_amount=None
+            if u.instructed_amount is None
+            else CurrencyAmount.of(u.instructed_amount.currency, u.instructed_amount.amount),
         )
     mt = Mt202(
         header=mt_header("202", sender, receiver, ft.uetr, possible_duplicate=possible_duplicate, cover=ft.cover),
@@ -142,8 +153,9 @@ def fi_transfer_to_mt202(ft: FiTransfer, sender: str, receiver: str,
         intermediary=_bic_field(ft.intermediary_agent),
         account_with_institution=_bic_field(ft.creditor_agent),
         beneficiary_institution=PartyField(option="A", identifier=_identifier(ft.creditor_account), bic=ft.creditor),
-        sender_to_receiver_information=[_x(t, "InstrForNxtAgt", 35, warnings) for t in
-                                        ft.instructions_for_next_agent][:6],
+        sender_to_receiver_information=[_x(t, "InstrForNxtAgt", 35, warnings) for t in ft.instructions_for_next_agent][
+            :6
+        ],
         underlying=underlying,
     )
     return mt, warnings

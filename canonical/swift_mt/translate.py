@@ -61,11 +61,17 @@ def _party(field: PartyField | None, tag: str, warnings: list[str]) -> Party | N
         town = town_lines[0][3:] if town_lines else None
         if any(line[:2] not in ("1/", "2/", "3/") for line in lines):
             warnings.append(f"{tag}: structured lines other than 1/, 2/, 3/ not carried")
-        return Party(name=name or None, account=_account(field.identifier) or _other(field.identifier),
-                     address=PostalAddress(lines=address[:3], country=country, town=town[:35] if town else None))
+        return Party(
+            name=name or None,
+            account=_account(field.identifier) or _other(field.identifier),
+            address=PostalAddress(lines=address[:3], country=country, town=town[:35] if town else None),
+        )
     address_lines = lines[1:]
-    return Party(name=lines[0] if lines else None, account=account,
-                 address=PostalAddress(lines=address_lines) if address_lines else None)
+    return Party(
+        name=lines[0] if lines else None,
+        account=account,
+        address=PostalAddress(lines=address_lines) if address_lines else None,
+    )
 
 
 def _other(identifier: str | None) -> Account | None:
@@ -100,10 +106,17 @@ def _dropped(tag: str, present: Any, warnings: list[str]) -> None:
 
 def mt103_to_credit_transfer(mt: Mt103) -> tuple[CreditTransfer, list[str]]:
     warnings: list[str] = [f"EndToEndId set to {NOT_PROVIDED}: MT103 has no end-to-end reference"]
-    for tag, present in (("13C", mt.time_indications), ("23E", mt.instruction_codes), ("26T", mt.transaction_type),
-                         ("71F", mt.senders_charges), ("71G", mt.receivers_charges), ("77B", mt.regulatory_reporting),
-                         ("77T", mt.envelope_contents), ("51A", mt.sending_institution),
-                         ("55a", mt.third_reimbursement_institution)):
+    for tag, present in (
+        ("13C", mt.time_indications),
+        ("23E", mt.instruction_codes),
+        ("26T", mt.transaction_type),
+        ("71F", mt.senders_charges),
+        ("71G", mt.receivers_charges),
+        ("77B", mt.regulatory_reporting),
+        ("77T", mt.envelope_contents),
+        ("51A", mt.sending_institution),
+        ("55a", mt.third_reimbursement_institution),
+    ):
         _dropped(tag, present, warnings)
     sender, receiver = mt.header.sender_bic, mt.header.receiver_bic
     ct = CreditTransfer(

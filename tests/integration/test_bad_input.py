@@ -42,13 +42,22 @@ def untouched(hub: RunningHub) -> Iterator[None]:
     assert journal_count(hub) == rows, "something was journalled"
 
 
-def post(hub: RunningHub, content: bytes | None = None, json_body: Any = None,
-         headers: dict[str, str] | None = None, institution: str | None = "bank-a") -> Any:
+def post(
+    hub: RunningHub,
+    content: bytes | None = None,
+    json_body: Any = None,
+    headers: dict[str, str] | None = None,
+    institution: str | None = "bank-a",
+) -> Any:
     with hub.client(institution or "bank-a") as client:
         if institution is None:
             client.headers.pop("x-api-key")
-        answer = client.post("/v1/messages", content=content, json=json_body,
-                             headers={"content-type": "application/json", **(headers or {})})
+        answer = client.post(
+            "/v1/messages",
+            content=content,
+            json=json_body,
+            headers={"content-type": "application/json", **(headers or {})},
+        )
     assert answer.headers["content-type"].startswith("application/problem+json"), answer.text
     body = answer.json()
     assert body["status"] == answer.status_code and body["title"] and body["type"].startswith("urn:tradehub:problem:")
@@ -126,7 +135,7 @@ class TestRefusedWithoutTrace:
         assert status == 401 and "X-Api-Key" in problem["detail"]
 
     def test_wrong_credential(self, hub: RunningHub) -> None:
-        status, problem = post(hub, json_body=invoice(), headers={"x-api-key": "hk_not-a-key"})
+        status, _problem = post(hub, json_body=invoice(), headers={"x-api-key": "hk_not-a-key"})
         assert status == 401
 
     def test_unsupported_document(self, hub: RunningHub) -> None:

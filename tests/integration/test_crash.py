@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import RunningHub, free_port, start_hub, stop_hub, hub_config
+from tests.conftest import RunningHub, free_port, hub_config, start_hub, stop_hub
 from tests.integration.test_flow import invoice
 
 N = 200
@@ -27,8 +27,9 @@ def alive(pid: int) -> bool:
 
 async def submit_all(hub: RunningHub, n: int) -> list[str]:
     limits = httpx.Limits(max_connections=32)
-    async with httpx.AsyncClient(base_url=hub.url, headers={"x-api-key": hub.api_key()}, limits=limits,
-                                 timeout=60, trust_env=False) as client:
+    async with httpx.AsyncClient(
+        base_url=hub.url, headers={"x-api-key": hub.api_key()}, limits=limits, timeout=60, trust_env=False
+    ) as client:
         answers = await asyncio.gather(*(client.post("/v1/messages", json=invoice()) for _ in range(n)))
     assert all(a.status_code == 202 for a in answers), [a.text for a in answers if a.status_code != 202][:3]
     return [a.json()["id"] for a in answers]

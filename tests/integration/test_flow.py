@@ -4,6 +4,7 @@ adapter -> sandbox partner, with the journal's status history, retries, dead let
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import time
 import uuid
@@ -64,7 +65,7 @@ def test_partner_503_twice_then_200_completes_after_three_attempts_with_growing_
     assert len(sent) == 3 and len(retrying) == 2
     assert all("503" in r["error"] for r in retrying)
     assert retrying[0]["next_delay_s"] < retrying[1]["next_delay_s"]
-    gaps = [(b - a).total_seconds() for a, b in zip(sent, sent[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(sent)]
     assert gaps[0] < gaps[1], gaps
     assert len(effects_for(hub, mid)) == 1
 
@@ -202,9 +203,16 @@ def test_no_matching_route_is_rejected_with_reason(hub: RunningHub) -> None:
 
 
 def test_type_not_allowed_for_institution_is_403(hub: RunningHub) -> None:
-    notice = {"type": "hub.status_notification", "destination": "bank-a",
-              "payload": {"message_id": "x", "message_type": "trade.invoice", "status": "completed",
-                          "at": "2026-11-01T00:00:00Z"}}
+    notice = {
+        "type": "hub.status_notification",
+        "destination": "bank-a",
+        "payload": {
+            "message_id": "x",
+            "message_type": "trade.invoice",
+            "status": "completed",
+            "at": "2026-11-01T00:00:00Z",
+        },
+    }
     with hub.client() as client:
         answer = client.post("/v1/messages", json=notice)
     assert answer.status_code == 403

@@ -14,8 +14,7 @@ from tests.conftest import HUB_BIN, ROOT, RunningHub, free_port, hub_config, sta
 
 
 def run_hub(env: dict[str, str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([HUB_BIN, "run"], env={**os.environ, **env}, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run([HUB_BIN, "run"], env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout)
 
 
 def test_port_in_use_names_the_port_and_the_variable(hub: RunningHub, tmp_path: Path) -> None:
@@ -32,8 +31,14 @@ def test_nats_port_in_use_names_its_variable(hub: RunningHub, tmp_path: Path) ->
 
 
 def test_second_hub_on_the_same_home_is_refused(hub: RunningHub) -> None:
-    result = run_hub({"HUB_HOME": str(hub.home), "HUB_HTTP_PORT": str(free_port()),
-                      "HUB_NATS_PORT": str(free_port()), "HUB_CONFIG_DIR": hub.env["HUB_CONFIG_DIR"]})
+    result = run_hub(
+        {
+            "HUB_HOME": str(hub.home),
+            "HUB_HTTP_PORT": str(free_port()),
+            "HUB_NATS_PORT": str(free_port()),
+            "HUB_CONFIG_DIR": hub.env["HUB_CONFIG_DIR"],
+        }
+    )
     assert result.returncode == 1 and "another hub" in result.stderr
 
 
@@ -47,8 +52,13 @@ def test_run_file_and_credentials_are_readable_by_the_owner_only(hub: RunningHub
 
 
 def test_cli_without_a_running_hub_says_how_to_start_one(tmp_path: Path) -> None:
-    result = subprocess.run([HUB_BIN, "status", "x"], env={**os.environ, "HUB_HOME": str(tmp_path)},
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [HUB_BIN, "status", "x"],
+        env={**os.environ, "HUB_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 1 and "hub run" in result.stderr
 
 
@@ -56,28 +66,50 @@ def test_config_check_reports_a_bad_route_with_its_path(tmp_path: Path) -> None:
     config = hub_config(tmp_path / "config")
     routes = (config / "routes.yaml").read_text().replace("adapter: factor-json", "adapter: nowhere")
     (config / "routes.yaml").write_text(routes)
-    result = subprocess.run([HUB_BIN, "config", "check"], env={**os.environ, "HUB_CONFIG_DIR": str(config)},
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [HUB_BIN, "config", "check"],
+        env={**os.environ, "HUB_CONFIG_DIR": str(config)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 1 and "routes.0.adapter" in result.stderr and "nowhere" in result.stderr
-    good = subprocess.run([HUB_BIN, "config", "check"], env={**os.environ, "HUB_CONFIG_DIR": str(ROOT / "config")},
-                          capture_output=True, text=True, timeout=30)
+    good = subprocess.run(
+        [HUB_BIN, "config", "check"],
+        env={**os.environ, "HUB_CONFIG_DIR": str(ROOT / "config")},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert good.returncode == 0 and "config valid" in good.stdout
 
 
 def test_hub_on_an_external_nats_and_postgresql_completes_a_message(tmp_path: Path, pg_url: str) -> None:
     nats_port = free_port()
-    nats = subprocess.Popen([nats_server_binary(), "-js", "-sd", str(tmp_path / "js"), "-a", "127.0.0.1",
-                             "-p", str(nats_port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    nats = subprocess.Popen(
+        [nats_server_binary(), "-js", "-sd", str(tmp_path / "js"), "-a", "127.0.0.1", "-p", str(nats_port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     database = f"h{uuid.uuid4().hex[:8]}"
-    subprocess.run([str(Path(HUB_BIN).parent / "python"), "-c",
-                    "import asyncio, sys; from sqlalchemy import text; from store import Store\n"
-                    "async def main():\n"
-                    " s = await Store.open(sys.argv[1])\n"
-                    " async with s.engine.connect() as c:\n"
-                    "  c = await c.execution_options(isolation_level='AUTOCOMMIT')\n"
-                    "  await c.execute(text('CREATE DATABASE ' + sys.argv[2]))\n"
-                    " await s.close()\n"
-                    "asyncio.run(main())", pg_url, database], check=True, timeout=60)
+    subprocess.run(
+        [
+            str(Path(HUB_BIN).parent / "python"),
+            "-c",
+            "import asyncio, sys; from sqlalchemy import text; from store import Store\n"
+            "async def main():\n"
+            " s = await Store.open(sys.argv[1])\n"
+            " async with s.engine.connect() as c:\n"
+            "  c = await c.execution_options(isolation_level='AUTOCOMMIT')\n"
+            "  await c.execute(text('CREATE DATABASE ' + sys.argv[2]))\n"
+            " await s.close()\n"
+            "asyncio.run(main())",
+            pg_url,
+            database,
+        ],
+        check=True,
+        timeout=60,
+    )
     os.environ["HUB_NATS_URL"] = f"nats://127.0.0.1:{nats_port}"
     os.environ["HUB_DATABASE_URL"] = pg_url.replace("/postgres?", f"/{database}?")
     try:

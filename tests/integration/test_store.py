@@ -16,11 +16,24 @@ from store import IdempotencyConflict, Store
 
 
 def envelope(**payload: Any) -> Envelope:
-    body = {"invoice_no": f"S-{uuid.uuid4().hex[:8]}", "issue_date": "2026-11-01", "due_date": "2026-12-01",
-            "seller": {"name": "S", "country": "CN", "contact_email": "a@b.example"},
-            "buyer": {"name": "B", "country": "DE"}, "total": {"currency": "EUR", "amount": "10.00"}, **payload}
-    return parse_envelope({"type": "trade.invoice", "source": "bank-a", "destination": "factor-json",
-                           "idempotency_key": f"k-{uuid.uuid4()}", "payload": body})
+    body = {
+        "invoice_no": f"S-{uuid.uuid4().hex[:8]}",
+        "issue_date": "2026-11-01",
+        "due_date": "2026-12-01",
+        "seller": {"name": "S", "country": "CN", "contact_email": "a@b.example"},
+        "buyer": {"name": "B", "country": "DE"},
+        "total": {"currency": "EUR", "amount": "10.00"},
+        **payload,
+    }
+    return parse_envelope(
+        {
+            "type": "trade.invoice",
+            "source": "bank-a",
+            "destination": "factor-json",
+            "idempotency_key": f"k-{uuid.uuid4()}",
+            "payload": body,
+        }
+    )
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -59,8 +72,9 @@ async def test_claim_then_same_key_same_payload_returns_the_first_message(store:
 async def test_claim_with_other_payload_conflicts(store: Store) -> None:
     env = envelope()
     await store.claim(env, scope_of(env))
-    other = parse_envelope({**env.model_dump(mode="json", exclude={"id"}),
-                            "payload": {**env.payload_json(), "invoice_no": "OTHER"}})
+    other = parse_envelope(
+        {**env.model_dump(mode="json", exclude={"id"}), "payload": {**env.payload_json(), "invoice_no": "OTHER"}}
+    )
     with pytest.raises(IdempotencyConflict) as info:
         await store.claim(other, scope_of(other))
     assert info.value.message_id == str(env.id)
@@ -103,8 +117,14 @@ async def test_transitions_attempts_and_final_states_do_not_move_back(store: Sto
     assert not await store.record(mid, "retrying")
     view = await store.message(mid)
     assert view is not None and view.status == "completed" and view.attempts == 2 and view.last_error == "503"
-    assert [t.status for t in await store.history(mid)] == ["accepted", "routed", "sent", "retrying", "sent",
-                                                             "completed"]
+    assert [t.status for t in await store.history(mid)] == [
+        "accepted",
+        "routed",
+        "sent",
+        "retrying",
+        "sent",
+        "completed",
+    ]
 
 
 async def test_replay_resets_the_attempt_budget_and_is_audited(store: Store) -> None:
@@ -116,7 +136,13 @@ async def test_replay_resets_the_attempt_budget_and_is_audited(store: Store) -> 
     view = await store.mark_replayed(mid, "alice")
     assert view.round_attempts == 0 and view.replays == 1 and view.status == "retrying"
     assert (await store.audit_log())[0] | {"at": None, "seq": None} == {
-        "at": None, "seq": None, "actor": "alice", "action": "dlq.replay", "target": mid, "detail": {"replay": 1}}
+        "at": None,
+        "seq": None,
+        "actor": "alice",
+        "action": "dlq.replay",
+        "target": mid,
+        "detail": {"replay": 1},
+    }
     with pytest.raises(LookupError):
         await store.mark_replayed(mid, "alice")
 

@@ -12,21 +12,40 @@ from canonical import Envelope, RejectedInput, json_schemas, mask, message_types
 from canonical.envelope import idempotency_scope
 from canonical.trade import Invoice
 
-PAYLOAD = {"invoice_no": "I-1", "issue_date": "2026-11-01", "due_date": "2026-12-01",
-           "seller": {"name": "S", "country": "CN", "registration_id": "91330200MA2AB3CD4E"},
-           "buyer": {"name": "B", "country": "DE", "contact_email": "b@example.org"},
-           "total": {"currency": "EUR", "amount": "10.00"}}
+PAYLOAD = {
+    "invoice_no": "I-1",
+    "issue_date": "2026-11-01",
+    "due_date": "2026-12-01",
+    "seller": {"name": "S", "country": "CN", "registration_id": "91330200MA2AB3CD4E"},
+    "buyer": {"name": "B", "country": "DE", "contact_email": "b@example.org"},
+    "total": {"currency": "EUR", "amount": "10.00"},
+}
 
 
 def make(**fields: object) -> Envelope:
-    return parse_envelope({"type": "trade.invoice", "source": "bank-a", "destination": "factor-json",
-                           "payload": PAYLOAD, **fields})
+    return parse_envelope(
+        {"type": "trade.invoice", "source": "bank-a", "destination": "factor-json", "payload": PAYLOAD, **fields}
+    )
 
 
 def test_envelope_has_every_field_of_the_architecture() -> None:
     assert set(Envelope.model_fields) == {
-        "id", "type", "schema_version", "source", "destination", "tenant", "correlation_id", "causation_id",
-        "idempotency_key", "created_at", "classification", "residency", "headers", "payload", "signature"}
+        "id",
+        "type",
+        "schema_version",
+        "source",
+        "destination",
+        "tenant",
+        "correlation_id",
+        "causation_id",
+        "idempotency_key",
+        "created_at",
+        "classification",
+        "residency",
+        "headers",
+        "payload",
+        "signature",
+    }
 
 
 def test_id_is_uuid7_and_correlation_defaults_to_it() -> None:
@@ -51,13 +70,16 @@ def test_idempotency_scope_differs_per_sender() -> None:
     assert idempotency_scope("a", "k") != idempotency_scope("b", "k")
 
 
-@pytest.mark.parametrize(("fields", "loc", "rule"), [
-    ({"type": "Trade Invoice"}, "type", "string_pattern_mismatch"),
-    ({"type": "trade.unknown"}, "type", "unknown_message_type"),
-    ({"residency": ["china"]}, "residency", "value_error"),
-    ({"classification": "secret"}, "classification", "enum"),
-    ({"source": "bad source!"}, "source", "string_pattern_mismatch"),
-])
+@pytest.mark.parametrize(
+    ("fields", "loc", "rule"),
+    [
+        ({"type": "Trade Invoice"}, "type", "string_pattern_mismatch"),
+        ({"type": "trade.unknown"}, "type", "unknown_message_type"),
+        ({"residency": ["china"]}, "residency", "value_error"),
+        ({"classification": "secret"}, "classification", "enum"),
+        ({"source": "bad source!"}, "source", "string_pattern_mismatch"),
+    ],
+)
 def test_invalid_envelopes_name_field_and_rule(fields: dict[str, object], loc: str, rule: str) -> None:
     with pytest.raises(RejectedInput) as info:
         make(**fields)
@@ -79,10 +101,17 @@ def test_sensitive_fields_are_declared_once_and_masked() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.dictionaries(st.text(max_size=8), st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
-                                                          lambda c: st.lists(c, max_size=3)
-                                                          | st.dictionaries(st.text(max_size=5), c, max_size=3),
-                                                          max_leaves=10), max_size=6))
+@given(
+    st.dictionaries(
+        st.text(max_size=8),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(),
+            lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3),
+            max_leaves=10,
+        ),
+        max_size=6,
+    )
+)
 def test_arbitrary_json_never_crashes_the_parser(data: dict[str, object]) -> None:
     try:
         parse_envelope(data)

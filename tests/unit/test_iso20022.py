@@ -94,8 +94,10 @@ def test_too_many_decimals_for_jpy_is_refused() -> None:
 
 
 def test_iban_with_wrong_check_digits_is_refused() -> None:
-    with_iban = PACS008.replace(b"<pacs:Othr>\n\t\t\t\t\t\t\t<pacs:Id>74829163</pacs:Id>\n\t\t\t\t\t\t</pacs:Othr>",
-                                b"<pacs:IBAN>DE89370400440532013001</pacs:IBAN>")
+    with_iban = PACS008.replace(
+        b"<pacs:Othr>\n\t\t\t\t\t\t\t<pacs:Id>74829163</pacs:Id>\n\t\t\t\t\t\t</pacs:Othr>",
+        b"<pacs:IBAN>DE89370400440532013001</pacs:IBAN>",
+    )
     assert with_iban != PACS008
     with pytest.raises(RejectedInput) as exc:
         parse(with_iban)
@@ -148,8 +150,13 @@ def test_model_rejects_jpy_with_decimals_and_unknown_currencies() -> None:
 
 
 # --- property: any valid credit transfer renders to a valid pacs.008 and parses back equal -----------------
-X_TEXT = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 .,-()?:'+", min_size=1,
-                 max_size=35).map(str.strip).filter(bool)
+X_TEXT = (
+    st.text(
+        alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 .,-()?:'+", min_size=1, max_size=35
+    )
+    .map(str.strip)
+    .filter(bool)
+)
 BIC = st.from_regex(r"\A[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}(XXX)?\Z")
 CURRENCIES = {"EUR": 2, "JPY": 0, "KWD": 3, "USD": 2}
 
@@ -164,9 +171,13 @@ def money(draw: st.DrawFn) -> Money:
 @st.composite
 def credit_transfers(draw: st.DrawFn) -> CreditTransfer:
     def party() -> Party:
-        return Party(name=draw(X_TEXT), address=PostalAddress(country=draw(st.sampled_from(["DE", "CN", "SG"])),
-                                                              lines=draw(st.lists(X_TEXT, max_size=3))),
-                     account=Account(other=draw(st.from_regex(r"\A[0-9]{6,20}\Z"))))
+        return Party(
+            name=draw(X_TEXT),
+            address=PostalAddress(
+                country=draw(st.sampled_from(["DE", "CN", "SG"])), lines=draw(st.lists(X_TEXT, max_size=3))
+            ),
+            account=Account(other=draw(st.from_regex(r"\A[0-9]{6,20}\Z"))),
+        )
 
     return CreditTransfer(
         message_id=draw(X_TEXT).replace("/", "-"),
@@ -191,7 +202,11 @@ def credit_transfers(draw: st.DrawFn) -> CreditTransfer:
 @settings(max_examples=25, deadline=None)
 @given(credit_transfers())
 def test_generated_credit_transfers_round_trip_through_pacs008(ct: CreditTransfer) -> None:
-    header = BusinessHeader(from_bic=ct.debtor_agent.bic or "", to_bic=ct.creditor_agent.bic or "",
-                            business_message_id=ct.message_id, message_definition="pacs.008.001.08",
-                            created_at=datetime(2026, 4, 13, tzinfo=UTC))
+    header = BusinessHeader(
+        from_bic=ct.debtor_agent.bic or "",
+        to_bic=ct.creditor_agent.bic or "",
+        business_message_id=ct.message_id,
+        message_definition="pacs.008.001.08",
+        created_at=datetime(2026, 4, 13, tzinfo=UTC),
+    )
     assert parse(render(Iso20022Message(header, ct))).payload == ct

@@ -13,8 +13,10 @@ from canonical import Envelope, RejectedInput, parse_envelope
 from routes.config import RoutingConfig
 from routes.rules import PIN_HEADER, bucket, decide, money_of
 
-ADAPTERS = {"factor-json": {"kind": "http-json", "versions": {"v1": {"url": "x"}, "v2": {"url": "y"}}},
-            "big-json": {"kind": "http-json", "versions": {"v1": {"url": "z"}}}}
+ADAPTERS = {
+    "factor-json": {"kind": "http-json", "versions": {"v1": {"url": "x"}, "v2": {"url": "y"}}},
+    "big-json": {"kind": "http-json", "versions": {"v1": {"url": "z"}}},
+}
 
 
 def config(routes: list[dict[str, Any]]) -> RoutingConfig:
@@ -22,18 +24,30 @@ def config(routes: list[dict[str, Any]]) -> RoutingConfig:
 
 
 def invoice(amount: str = "100.00", currency: str = "EUR", **env: Any) -> Envelope:
-    payload = {"invoice_no": "I-1", "issue_date": "2026-11-01", "due_date": "2026-12-01",
-               "seller": {"name": "S", "country": "CN"}, "buyer": {"name": "B", "country": "DE"},
-               "total": {"currency": currency, "amount": amount}}
-    return parse_envelope({"type": "trade.invoice", "source": "bank-a", "destination": "factor-json",
-                           "payload": payload, **env})
+    payload = {
+        "invoice_no": "I-1",
+        "issue_date": "2026-11-01",
+        "due_date": "2026-12-01",
+        "seller": {"name": "S", "country": "CN"},
+        "buyer": {"name": "B", "country": "DE"},
+        "total": {"currency": currency, "amount": amount},
+    }
+    return parse_envelope(
+        {"type": "trade.invoice", "source": "bank-a", "destination": "factor-json", "payload": payload, **env}
+    )
 
 
 def test_first_matching_rule_wins_with_amount_and_currency_conditions() -> None:
-    cfg = config([
-        {"name": "big", "match": {"type": "trade.*", "currency": "EUR", "amount_min": "1000000"}, "adapter": "big-json"},
-        {"name": "rest", "match": {"type": "trade.invoice"}, "adapter": "factor-json", "weights": {"v1": 100}},
-    ])
+    cfg = config(
+        [
+            {
+                "name": "big",
+                "match": {"type": "trade.*", "currency": "EUR", "amount_min": "1000000"},
+                "adapter": "big-json",
+            },
+            {"name": "rest", "match": {"type": "trade.invoice"}, "adapter": "factor-json", "weights": {"v1": 100}},
+        ]
+    )
     assert decide(cfg, invoice("2000000.00")).route == "big"  # type: ignore[union-attr]
     assert decide(cfg, invoice("2000000.00", "USD")).route == "rest"  # type: ignore[union-attr]
     assert decide(cfg, invoice("10.00")).adapter == "factor-json"  # type: ignore[union-attr]
@@ -45,8 +59,9 @@ def test_no_rule_matches_gives_none() -> None:
 
 
 def test_header_condition_and_destination() -> None:
-    cfg = config([{"name": "h", "match": {"header": {"x-lane": "fast"}, "destination": "factor-json"},
-                   "adapter": "big-json"}])
+    cfg = config(
+        [{"name": "h", "match": {"header": {"x-lane": "fast"}, "destination": "factor-json"}, "adapter": "big-json"}]
+    )
     assert decide(cfg, invoice(headers={"x-lane": "fast"})) is not None
     assert decide(cfg, invoice(headers={"x-lane": "slow"})) is None
 
@@ -77,12 +92,15 @@ def test_money_of_finds_the_payload_amount() -> None:
     assert money is not None and money.amount == Decimal("12.50")
 
 
-@pytest.mark.parametrize(("routes", "loc"), [
-    ([{"name": "r", "adapter": "nope"}], "routes.0.adapter"),
-    ([{"name": "r", "adapter": "factor-json", "weights": {"v9": 100}}], "routes.0.weights"),
-    ([{"name": "r", "adapter": "factor-json", "weights": {"v1": 50}}], "routes.0"),
-    ([{"name": "r", "adapter": "factor-json"}, {"name": "r", "adapter": "big-json"}], "routes.1.name"),
-])
+@pytest.mark.parametrize(
+    ("routes", "loc"),
+    [
+        ([{"name": "r", "adapter": "nope"}], "routes.0.adapter"),
+        ([{"name": "r", "adapter": "factor-json", "weights": {"v9": 100}}], "routes.0.weights"),
+        ([{"name": "r", "adapter": "factor-json", "weights": {"v1": 50}}], "routes.0"),
+        ([{"name": "r", "adapter": "factor-json"}, {"name": "r", "adapter": "big-json"}], "routes.1.name"),
+    ],
+)
 def test_invalid_routing_config_is_refused_with_the_path(routes: list[dict[str, Any]], loc: str) -> None:
     with pytest.raises(RejectedInput) as info:
         config(routes)

@@ -45,9 +45,13 @@ def test_mt103_to_pacs008_and_back_keeps_every_mapped_field(text: str) -> None:
     assert back.sender_reference == original.sender_reference  # 20 -> InstrId
     assert back.header.uetr == original.header.uetr  # 121 -> UETR
     assert (back.settlement.value_date, back.settlement.currency, back.settlement.amount) == (
-        original.settlement.value_date, original.settlement.currency, original.settlement.amount)  # 32A
+        original.settlement.value_date,
+        original.settlement.currency,
+        original.settlement.amount,
+    )  # 32A
     assert (back.instructed_amount and back.instructed_amount.amount) == (
-        original.instructed_amount and original.instructed_amount.amount)  # 33B
+        original.instructed_amount and original.instructed_amount.amount
+    )  # 33B
     assert account_and_lines(back.ordering_customer) == account_and_lines(original.ordering_customer)  # 50a
     assert account_and_lines(back.beneficiary) == account_and_lines(original.beneficiary)  # 59a
     for attr in ("ordering_institution", "intermediary", "account_with_institution"):  # 52a, 56a, 57a
@@ -86,8 +90,11 @@ def test_mt202_to_pacs009_and_back_keeps_every_mapped_field() -> None:
 
 def test_mt202cov_translates_to_pacs009_with_the_underlying_transfer() -> None:
     cov = with_uetr((MT / "MT202ParserTest_test202_1.fin").read_text()).replace("{3:", "{3:{119:COV}", 1)
-    cov = cov.replace("-}", ":50K:/12345678\nACME TRADING LTD\n:52A:FOODESMMXXX\n:57A:BICFOOYYXXX\n"
-                            ":59:/00123456789012345678\nGLOBEX SA\nMADRID\n:70:INVOICE 42\n-}")
+    cov = cov.replace(
+        "-}",
+        ":50K:/12345678\nACME TRADING LTD\n:52A:FOODESMMXXX\n:57A:BICFOOYYXXX\n"
+        ":59:/00123456789012345678\nGLOBEX SA\nMADRID\n:70:INVOICE 42\n-}",
+    )
     xml, _ = mt_to_mx(cov)
     message = parse_mx(xml)
     assert message.header.business_service == "swift.cbprplus.cov.02"

@@ -13,17 +13,20 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">
 XXE = b"""<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><d>&x;</d>"""
 
 
-@pytest.mark.parametrize(("data", "rule"), [
-    (BILLION_LAUGHS, "doctype_forbidden"),
-    (XXE, "doctype_forbidden"),
-    ('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE a []><a/>'.encode("utf-16"), "doctype_forbidden"),
-    (b"<a>" * 10_000 + b"</a>" * 10_000, "too_deep"),
-    (b"<a>" + b"x" * (5 * 1024 * 1024) + b"</a>", "too_large"),
-    (b"<a><b></a>", "malformed"),
-    (b"", "malformed"),
-    (b"<a>&undefined;</a>", "malformed"),
-    (b"not xml at all", "malformed"),
-])
+@pytest.mark.parametrize(
+    ("data", "rule"),
+    [
+        (BILLION_LAUGHS, "doctype_forbidden"),
+        (XXE, "doctype_forbidden"),
+        ('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE a []><a/>'.encode("utf-16"), "doctype_forbidden"),
+        (b"<a>" * 10_000 + b"</a>" * 10_000, "too_deep"),
+        (b"<a>" + b"x" * (5 * 1024 * 1024) + b"</a>", "too_large"),
+        (b"<a><b></a>", "malformed"),
+        (b"", "malformed"),
+        (b"<a>&undefined;</a>", "malformed"),
+        (b"not xml at all", "malformed"),
+    ],
+)
 def test_hostile_and_malformed_xml_is_refused(data: bytes, rule: str) -> None:
     with pytest.raises(UnsafeXml) as info:
         parse_xml(data)

@@ -1,0 +1,1 @@
+"""The HTTP gateway: ingress API for institutions, admin API for operators, status, health."""

@@ -1,0 +1,1 @@
+"""Routing, gray release, retry and dead-letter policy, and the message pipeline."""
