@@ -521,6 +521,20 @@ def config_check() -> None:
     )
 
 
+@app.command()
+def bench(
+    seconds: Annotated[float, typer.Option(help="how long to publish")] = 10.0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Throughput and latency of the hub end to end, against a raw baseline in the same run."""
+    import runpy
+
+    script = Path(__file__).resolve().parent / "bench" / "hub_bench.py"
+    if not script.exists():
+        raise _fail("bench/hub_bench.py is not here: run `hub bench` from a checkout of the hub")
+    runpy.run_path(str(script))["main"](seconds, as_json)
+
+
 def main() -> None:
     app()
 

@@ -1,5 +1,7 @@
 """Canonical message models and codecs. Depends on nothing else of the hub's."""
 
+from canonical import ceb as ceb
+from canonical import customs as customs
 from canonical import iso20022 as iso20022
 from canonical import notifications as notifications
 from canonical import payments as payments

@@ -249,11 +249,10 @@ class Pipeline:
         finally:
             lane.in_flight -= 1
         lane.breaker.success()
-        await self.store.finish_attempt(mid, "ok")
-        detail = {"attempt": attempt, "reference": receipt.reference, **receipt.detail}
-        await self.store.record(mid, "delivered", detail=detail)
+        then = [("delivered", {"attempt": attempt, "reference": receipt.reference, **receipt.detail})]
         if receipt.final:
-            await self.store.record(mid, "completed", detail={"by": lane.name, "reference": receipt.reference})
+            then.append(("completed", {"by": lane.name, "reference": receipt.reference}))
+        await self.store.finish_attempt(mid, "ok", then=then)
         await msg.ack()
 
     async def _failed(self, lane: Lane, msg: Msg, env: Envelope, attempt: int, exc: AdapterError) -> None:

@@ -7,8 +7,10 @@ published from the journal and never get ahead of it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,6 +29,8 @@ from store.schema import AttemptRow, AuditRow, IdempotencyRow, MessageRow, Outbo
 STATUSES = ("accepted", "routed", "sent", "delivered", "completed", "rejected", "retrying", "dead_lettered")
 FINAL = frozenset({"completed", "rejected"})
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MAX_GROUP = 512  # writes per group commit
+Write = Callable[["AsyncSession"], Awaitable[Any]]
 
 
 class IdempotencyConflict(Exception):
@@ -112,18 +116,27 @@ class Store:
         self.engine = engine
         self._session = async_sessionmaker(engine, expire_on_commit=False)
         self._retention = timedelta(days=idempotency_days)
+        self._queue: asyncio.Queue[tuple[Write, asyncio.Future[Any]]] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, url: str, idempotency_days: int = 30) -> Store:
         """Connect and bring the schema to the newest migration."""
-        engine = create_async_engine(url, pool_pre_ping=True)
         if url.startswith("sqlite"):
+            # Writes go through one writer task; a few more connections serve concurrent reads (WAL).
+            engine = create_async_engine(url, pool_size=4, max_overflow=0, pool_timeout=60)
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        else:
+            engine = create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
         async with engine.begin() as conn:
             await conn.run_sync(_migrate)
         return cls(engine, idempotency_days)
 
     async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
         await self.engine.dispose()
 
     async def ping(self) -> None:
@@ -135,6 +148,39 @@ class Store:
         async with self._session() as session, session.begin():
             yield session
 
+    async def _write(self, op: Write) -> Any:
+        """Run `op` in the group-committed write stream: concurrent writes share one transaction
+        (one fsync); `op`'s result or error comes back to its caller alone."""
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_loop(), name="journal-writer")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        await self._queue.put((op, future))
+        return await future
+
+    async def _write_loop(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while not self._queue.empty() and len(batch) < MAX_GROUP:
+                batch.append(self._queue.get_nowait())
+            try:
+                async with self._tx() as s:
+                    results = [await op(s) for op, _ in batch]
+            except Exception:
+                for op, future in batch:
+                    try:
+                        async with self._tx() as s:
+                            result = await op(s)
+                    except Exception as exc:
+                        if not future.done():
+                            future.set_exception(exc)
+                    else:
+                        if not future.done():
+                            future.set_result(result)
+            else:
+                for (_, future), result in zip(batch, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+
     # -- acceptance ---------------------------------------------------------------------------
 
     async def claim(self, env: Envelope, scope: str) -> Claim:
@@ -144,40 +190,47 @@ class Store:
         """
         digest = env.payload_digest()
         now = _now()
+
+        async def insert(s: AsyncSession) -> None:
+            row = IdempotencyRow(
+                scope=scope, message_id=str(env.id), payload_digest=digest, expires_at=now + self._retention
+            )
+            s.add(row)
+            s.add(_message_row(env, scope, "received", now))
+            await s.flush()  # the unique key is checked here, inside this write
+
         try:
-            async with self._tx() as s:
-                s.add(
-                    IdempotencyRow(
-                        scope=scope, message_id=str(env.id), payload_digest=digest, expires_at=now + self._retention
-                    )
-                )
-                s.add(_message_row(env, scope, "received", now))
+            await self._write(insert)
             return Claim(str(env.id), True, "received")
         except IntegrityError:
             pass
-        async with self._tx() as s:
-            row = await s.get(IdempotencyRow, scope)
-            if row is None:  # expired and purged between the two statements: claim again
+        async with self._session() as s:
+            held = await s.get(IdempotencyRow, scope)
+            if held is None:  # expired and purged between the two statements: claim again
                 return await self.claim(env, scope)
-            if row.payload_digest != digest:
-                raise IdempotencyConflict(row.message_id)
-            msg = await s.get(MessageRow, row.message_id)
-            return Claim(row.message_id, False, msg.status if msg else "received")
+            if held.payload_digest != digest:
+                raise IdempotencyConflict(held.message_id)
+            msg = await s.get(MessageRow, held.message_id)
+            return Claim(held.message_id, False, msg.status if msg else "received")
 
     async def release(self, message_id: str, scope: str) -> None:
         """Undo a claim whose publish failed, so the caller may try again."""
-        async with self._tx() as s:
+
+        async def op(s: AsyncSession) -> Any:
             await s.execute(
                 delete(IdempotencyRow).where(IdempotencyRow.scope == scope, IdempotencyRow.message_id == message_id)
             )
             await s.execute(delete(MessageRow).where(MessageRow.id == message_id, MessageRow.status == "received"))
+
+        return await self._write(op)  # type: ignore[no-any-return]
 
     async def ensure(self, env: Envelope, scope: str) -> tuple[MessageView, bool]:
         """The journal row of a message taken from HUB_IN; inserted (accepted) if an internal
         service published it directly. Returns (view, owner): owner is False when another message
         already holds its idempotency key, i.e. this one is a duplicate to drop."""
         now = _now()
-        async with self._tx() as s:
+
+        async def op(s: AsyncSession) -> Any:
             msg = await s.get(MessageRow, str(env.id))
             if msg is None:
                 held = await s.get(IdempotencyRow, scope)
@@ -210,6 +263,8 @@ class Store:
                     await s.refresh(msg)
             return _view(msg), True
 
+        return await self._write(op)  # type: ignore[no-any-return]
+
     # -- transitions --------------------------------------------------------------------------
 
     async def record(
@@ -226,16 +281,33 @@ class Store:
         or unknown, so a redelivered message never moves backwards."""
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
-        async with self._tx() as s:
-            msg = await s.get(MessageRow, message_id, with_for_update=True)
-            if msg is None or msg.status in FINAL:
-                return False
-            if adapter:
-                msg.adapter, msg.version = adapter, version
-            if status in ("retrying", "dead_lettered", "rejected") and detail and "error" in detail:
-                msg.last_error = str(detail["error"])[:2000]
-            self._transition(s, msg, status, actor, detail or {}, _now())
-            return True
+
+        async def op(s: AsyncSession) -> bool:
+            return await self._record(s, message_id, status, actor, detail or {}, adapter, version)
+
+        return await self._write(op)  # type: ignore[no-any-return]
+
+    async def _record(
+        self,
+        s: AsyncSession,
+        message_id: str,
+        status: str,
+        actor: str,
+        detail: dict[str, Any],
+        adapter: str | None,
+        version: str | None,
+    ) -> bool:
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        msg = await s.get(MessageRow, message_id, with_for_update=True)
+        if msg is None or msg.status in FINAL:
+            return False
+        if adapter:
+            msg.adapter, msg.version = adapter, version
+        if status in ("retrying", "dead_lettered", "rejected") and "error" in detail:
+            msg.last_error = str(detail["error"])[:2000]
+        self._transition(s, msg, status, actor, detail, _now())
+        return True
 
     def _transition(
         self, s: AsyncSession, msg: MessageRow, status: str, actor: str, detail: dict[str, Any], now: datetime
@@ -267,7 +339,8 @@ class Store:
     async def begin_attempt(self, message_id: str, adapter: str, version: str) -> int:
         """Journal the intent to call the partner (status `sent`) before the call; the attempt number."""
         now = _now()
-        async with self._tx() as s:
+
+        async def op(s: AsyncSession) -> Any:
             msg = await s.get(MessageRow, message_id, with_for_update=True)
             if msg is None:
                 raise KeyError(message_id)
@@ -280,8 +353,18 @@ class Store:
             )
             return msg.round_attempts
 
-    async def finish_attempt(self, message_id: str, outcome: str, error: str | None = None) -> None:
-        async with self._tx() as s:
+        return await self._write(op)  # type: ignore[no-any-return]
+
+    async def finish_attempt(
+        self,
+        message_id: str,
+        outcome: str,
+        error: str | None = None,
+        then: list[tuple[str, dict[str, Any]]] | None = None,
+    ) -> None:
+        """Close the latest attempt with its outcome, and record the statuses `then` in the same write."""
+
+        async def op(s: AsyncSession) -> None:
             row = (
                 await s.execute(
                     select(AttemptRow)
@@ -292,10 +375,15 @@ class Store:
             ).scalar_one_or_none()
             if row is not None:
                 row.finished_at, row.outcome, row.error = _now(), outcome, error
+            for status, detail in then or []:
+                await self._record(s, message_id, status, "hub", detail, None, None)
+
+        await self._write(op)
 
     async def mark_replayed(self, message_id: str, actor: str) -> MessageView:
         """A dead letter goes back to delivery with a fresh attempt budget; audited with the actor."""
-        async with self._tx() as s:
+
+        async def op(s: AsyncSession) -> Any:
             msg = await s.get(MessageRow, message_id, with_for_update=True)
             if msg is None or msg.status != "dead_lettered":
                 raise LookupError(f"message {message_id} is not dead-lettered")
@@ -312,6 +400,8 @@ class Store:
                 )
             )
             return _view(msg)
+
+        return await self._write(op)  # type: ignore[no-any-return]
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -355,13 +445,19 @@ class Store:
             return [(r.seq, r.subject, r.msg_id, r.data) for r in rows]
 
     async def mark_published(self, seqs: list[int]) -> None:
-        if seqs:
-            async with self._tx() as s:
-                await s.execute(update(OutboxRow).where(OutboxRow.seq.in_(seqs)).values(published=True))
+        if not seqs:
+            return
+
+        async def op(s: AsyncSession) -> None:
+            await s.execute(update(OutboxRow).where(OutboxRow.seq.in_(seqs)).values(published=True))
+
+        await self._write(op)
 
     async def audit(self, actor: str, action: str, target: str, detail: dict[str, Any] | None = None) -> None:
-        async with self._tx() as s:
+        async def op(s: AsyncSession) -> Any:
             s.add(AuditRow(at=_now(), actor=actor, action=action, target=target, detail=json.dumps(detail or {})))
+
+        return await self._write(op)  # type: ignore[no-any-return]
 
     async def audit_log(self, limit: int = 200) -> list[dict[str, Any]]:
         async with self._session() as s:
@@ -379,9 +475,11 @@ class Store:
             ]
 
     async def purge_expired_keys(self) -> int:
-        async with self._tx() as s:
+        async def op(s: AsyncSession) -> Any:
             result = await s.execute(delete(IdempotencyRow).where(IdempotencyRow.expires_at < _now()))
             return int(getattr(result, "rowcount", 0) or 0)
+
+        return await self._write(op)  # type: ignore[no-any-return]
 
 
 def _message_row(env: Envelope, scope: str, status: str, now: datetime) -> MessageRow:

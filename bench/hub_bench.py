@@ -1,0 +1,223 @@
+"""End-to-end throughput of the hub against a raw baseline measured in the same run.
+
+Baseline: nats-py publishes to a JetStream stream (acks in flight) while a pull loop consumes in
+batches and inserts one row per message into SQLite (synchronous=FULL, a commit per batch) - the
+minimum any journalled JetStream consumer does. Hub: a real `hub run` (embedded nats-server with
+sync_interval always, SQLite journal, sandbox partner as the sink); an internal service publishes
+envelopes to hub.in.trade.invoice; each is routed, delivered over HTTP to the sandbox and
+journalled (accepted, routed, sent, delivered, completed). Latency is created_at -> completed
+taken from the journal, so it includes queueing while the publisher runs ahead of the hub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from statistics import quantiles
+from typing import Any
+
+import nats
+from nats.js.api import StreamConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from canonical import parse_envelope  # noqa: E402
+from routes.children import nats_server_binary, write_nats_config  # noqa: E402
+
+WINDOW = 512  # publishes awaiting their ack
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def percentiles(values: list[float]) -> tuple[float, float, float]:
+    if len(values) < 2:
+        return (values[0], values[0], values[0]) if values else (0.0, 0.0, 0.0)
+    q = quantiles(values, n=100, method="inclusive")
+    return q[49], q[94], q[98]
+
+
+async def publish_for(js: Any, subject: str, seconds: float, body: Any) -> int:
+    pending: list[asyncio.Future[Any]] = []
+    sent, deadline = 0, time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        pending.append(await js.publish_async(subject, body(sent)))
+        sent += 1
+        if len(pending) >= WINDOW:
+            await asyncio.gather(*pending)
+            pending.clear()
+    await asyncio.gather(*pending)
+    return sent
+
+
+async def baseline(seconds: float, work: Path) -> dict[str, float]:
+    port = free_port()
+    conf = write_nats_config(work, port, "always")
+    proc = subprocess.Popen(
+        [nats_server_binary(), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        await asyncio.sleep(0.5)
+        nc = await nats.connect(f"nats://127.0.0.1:{port}")
+        js = nc.jetstream()
+        await js.add_stream(StreamConfig(name="RAW", subjects=["raw.>"]))
+        sub = await js.pull_subscribe("raw.x", durable="raw")
+        db = sqlite3.connect(work / "raw.sqlite3")
+        db.executescript(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+            "CREATE TABLE m (id INTEGER PRIMARY KEY, body BLOB, at REAL)"
+        )
+        latencies: list[float] = []
+        done = asyncio.Event()
+        total = [0]
+
+        async def consume() -> None:
+            while not (done.is_set() and len(latencies) >= total[0]):
+                try:
+                    msgs = await sub.fetch(256, timeout=0.5)
+                except (nats.errors.TimeoutError, TimeoutError):
+                    continue
+                now = time.time()
+                db.executemany("INSERT INTO m (body, at) VALUES (?, ?)", [(m.data, now) for m in msgs])
+                db.commit()
+                for m in msgs:
+                    latencies.append(now - json.loads(m.data)["t"])
+                await asyncio.gather(*(m.ack() for m in msgs))
+
+        start = time.monotonic()
+        consumer = asyncio.create_task(consume())
+        payload = "x" * 600  # about the size of a canonical invoice envelope
+        total[0] = await publish_for(
+            js, "raw.x", seconds, lambda i: json.dumps({"i": i, "t": time.time(), "p": payload}).encode()
+        )
+        done.set()
+        await consumer
+        elapsed = time.monotonic() - start
+        await nc.close()
+        p50, p95, p99 = percentiles(latencies)
+        return {
+            "msgs": len(latencies),
+            "msgs_per_s": len(latencies) / elapsed,
+            "p50_ms": p50 * 1000,
+            "p95_ms": p95 * 1000,
+            "p99_ms": p99 * 1000,
+        }
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+async def hub(seconds: float, work: Path) -> dict[str, float]:
+    home = work / "hub-home"
+    env = {**os.environ, "HUB_HOME": str(home), "HUB_HTTP_PORT": str(free_port()), "HUB_NATS_PORT": str(free_port())}
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "hub"), "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        while not (home / "run.json").exists():
+            if proc.poll() is not None:
+                raise RuntimeError("hub did not start")
+            await asyncio.sleep(0.1)
+        info = json.loads((home / "run.json").read_text())
+        nc = await nats.connect(info["nats_url"])
+        js = nc.jetstream()
+        sample = json.loads((ROOT / "docs" / "samples" / "invoice.json").read_text())
+
+        def envelope(i: int) -> bytes:
+            sample["payload"]["invoice_no"] = f"B-{i}"
+            return parse_envelope({**sample, "source": "platform-x"}).to_bytes()
+
+        start = time.monotonic()
+        sent = await publish_for(js, "hub.in.trade.invoice", seconds, envelope)
+        journal = sqlite3.connect(home / "journal.sqlite3", timeout=30)
+        deadline = time.monotonic() + max(60.0, seconds * 10)
+        while time.monotonic() < deadline:
+            (completed,) = journal.execute("SELECT count(*) FROM messages WHERE status='completed'").fetchone()
+            if completed >= sent:
+                break
+            await asyncio.sleep(0.2)
+        rows = journal.execute("SELECT created_at, updated_at FROM messages WHERE status='completed'").fetchall()
+        stamps = [(datetime.fromisoformat(c), datetime.fromisoformat(u)) for c, u in rows]
+        first = min(c for c, _ in stamps)
+        last = max(u for _, u in stamps)
+        latencies = [(u - c).total_seconds() for c, u in stamps]
+        rss = peak_rss_mb(proc.pid)
+        await nc.close()
+        p50, p95, p99 = percentiles(latencies)
+        wall = time.monotonic() - start
+        return {
+            "msgs": len(rows),
+            "sent": sent,
+            "msgs_per_s": len(rows) / max((last - first).total_seconds(), 1e-9),
+            "p50_ms": p50 * 1000,
+            "p95_ms": p95 * 1000,
+            "p99_ms": p99 * 1000,
+            "rss_mb": rss,
+            "wall_s": wall,
+        }
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+
+async def run(seconds: float) -> dict[str, float]:
+    work = Path(tempfile.mkdtemp(prefix="hub-bench-"))
+    try:
+        base = await baseline(seconds, work)
+        result = await hub(seconds, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {
+        "throughput_msgs": round(result["msgs_per_s"], 1),
+        "p50_ms": round(result["p50_ms"], 1),
+        "p95_ms": round(result["p95_ms"], 1),
+        "p99_ms": round(result["p99_ms"], 1),
+        "rss_mb": round(result["rss_mb"], 1),
+        "baseline_msgs": round(base["msgs_per_s"], 1),
+        "ratio": round(result["msgs_per_s"] / base["msgs_per_s"], 3),
+        "messages": int(result["msgs"]),
+        "baseline_p99_ms": round(base["p99_ms"], 1),
+    }
+
+
+def main(seconds: float = 10.0, as_json: bool = False) -> None:
+    figures = asyncio.run(run(seconds))
+    if as_json:
+        print(json.dumps(figures))
+        return
+    print(
+        f"raw baseline (JetStream publish + pull + SQLite insert): {figures['baseline_msgs']:>8} msgs/s"
+        f"  p99 {figures['baseline_p99_ms']} ms"
+    )
+    print(
+        f"hub end to end (route, deliver over HTTP, journal):      {figures['throughput_msgs']:>8} msgs/s"
+        f"  p50 {figures['p50_ms']} ms  p95 {figures['p95_ms']} ms  p99 {figures['p99_ms']} ms"
+        f"  (under saturation)"
+    )
+    print(f"hub peak RSS {figures['rss_mb']} MB; {figures['messages']} messages; ratio hub/baseline {figures['ratio']}")
+
+
+if __name__ == "__main__":
+    main(float(sys.argv[1]) if len(sys.argv) > 1 else 10.0, "--json" in sys.argv)
