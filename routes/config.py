@@ -49,7 +49,7 @@ class AdapterConfig(BaseModel):
     versions: dict[str, AdapterVersion] = Field(min_length=1)
     retry: RetryPolicy = RetryPolicy()
     breaker: BreakerPolicy = BreakerPolicy()
-    concurrency: int = Field(default=16, ge=1, le=512)
+    concurrency: int = Field(default=64, ge=1, le=512)
 
     @model_validator(mode="after")
     def _version_names(self) -> AdapterConfig:

@@ -10,9 +10,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -25,10 +25,11 @@ from routes import bus
 from routes.config import AdapterConfig, RoutingConfig
 from routes.retry import CircuitBreaker, backoff_delay
 from routes.rules import decide
-from store import FINAL, Store
+from store import Store
 
 log = logging.getLogger("hub.pipeline")
 REPLAY_HEADER = "Hub-Replay"
+ROUTER_IN_FLIGHT = 256
 
 
 def scope_of(env: Envelope) -> str:
@@ -58,22 +59,47 @@ async def pull_loop(
     stream: str,
     durable: str,
     subject: str,
-    handle: Callable[[list[Msg]], Awaitable[None]],
+    process: Callable[[Msg], Awaitable[None]],
     stop: asyncio.Event,
-    batch: Callable[[], Awaitable[int]],
+    capacity: Callable[[int], Awaitable[int]],
+    order_key: Callable[[Msg], str] | None = None,
 ) -> None:
-    """Fetch and hand over batches until `stop`; `batch()` says how many may be pulled now (0: wait)."""
+    """Keep messages flowing until `stop`: pull as many as `capacity(in_flight)` allows, process each
+    as its own task (messages with the same `order_key` one after another), and on stop wait for
+    those in flight. A message whose processing fails stays unacked, so JetStream redelivers it."""
     sub = await js.pull_subscribe(subject, durable=durable, stream=stream)
+    in_flight: set[asyncio.Task[None]] = set()
+    tails: dict[str, asyncio.Task[None]] = {}
+
+    async def run(msg: Msg, before: asyncio.Task[None] | None) -> None:
+        if before is not None:
+            await asyncio.wait([before])
+        try:
+            await process(msg)
+        except Exception:
+            log.exception("%s: processing %s failed; it will be redelivered", durable, msg.subject)
+
     try:
         while not stop.is_set():
-            n = await batch()
-            if n == 0:
+            n = await capacity(len(in_flight))
+            if n <= 0:
+                if in_flight:
+                    await asyncio.wait(in_flight, timeout=0.2, return_when=asyncio.FIRST_COMPLETED)
                 continue
             try:
-                msgs = await sub.fetch(n, timeout=1.0)
+                msgs = await sub.fetch(n, timeout=0.5 if in_flight else 1.0)
             except (FetchTimeoutError, TimeoutError):
                 continue
-            await handle(msgs)
+            for msg in msgs:
+                key = order_key(msg) if order_key else ""
+                task = asyncio.create_task(run(msg, tails.get(key) if key else None))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+                if key:
+                    tails[key] = task
+                    task.add_done_callback(_forget_tail(tails, key))
+        if in_flight:
+            await asyncio.wait(in_flight)
     finally:
         with contextlib.suppress(Exception):
             await sub.unsubscribe()
@@ -118,13 +144,10 @@ class Pipeline:
     # -- routing ------------------------------------------------------------------------------
 
     async def _route_loop(self) -> None:
-        async def batch() -> int:
-            return 64
+        async def capacity(in_flight: int) -> int:
+            return ROUTER_IN_FLIGHT - in_flight
 
-        async def handle(msgs: list[Msg]) -> None:
-            await asyncio.gather(*(self.route(m) for m in msgs))
-
-        await pull_loop(self.js, "HUB_IN", bus.ROUTER, "hub.in.>", handle, self.stop_event, batch)
+        await pull_loop(self.js, "HUB_IN", bus.ROUTER, "hub.in.>", self.route, self.stop_event, capacity)
 
     async def route(self, msg: Msg) -> None:
         try:
@@ -183,10 +206,8 @@ class Pipeline:
     # -- delivery -----------------------------------------------------------------------------
 
     async def _deliver_loop(self, lane: Lane) -> None:
-        limit = lane.config.concurrency
-
-        async def batch() -> int:
-            # An open breaker or a pause stops pulling: waiting messages are not attempts.
+        async def capacity(in_flight: int) -> int:
+            # A pause or an open breaker stops pulling: waiting messages are not attempts.
             if lane.paused.is_set():
                 await asyncio.sleep(0.2)
                 return 0
@@ -194,57 +215,49 @@ class Pipeline:
             if allowed == 0:
                 await asyncio.sleep(min(0.5, max(0.05, lane.breaker.wait_s())))
                 return 0
-            return min(limit, allowed)
+            return min(lane.config.concurrency - in_flight, allowed - in_flight)
 
-        async def handle(msgs: list[Msg]) -> None:
-            # Messages of one correlation keep their order; different correlations go in parallel.
-            groups: dict[str, list[Msg]] = defaultdict(list)
-            for m in msgs:
-                groups[_correlation(m)].append(m)
+        async def deliver(msg: Msg) -> None:
+            await self.deliver(lane, msg)
 
-            async def run(group: list[Msg]) -> None:
-                for m in group:
-                    await self.deliver(lane, m)
-
-            await asyncio.gather(*(run(g) for g in groups.values()))
-
+        # Messages of one correlation keep their order; different correlations go in parallel.
         await pull_loop(
             self.js,
             "HUB_OUT",
             bus.delivery_consumer(lane.name, lane.version),
             bus.out_subject(lane.name, lane.version),
-            handle,
+            deliver,
             self.stop_event,
-            batch,
+            capacity,
+            _correlation,
         )
 
     async def deliver(self, lane: Lane, msg: Msg) -> None:
         env = Envelope.from_bytes(msg.data)
         mid = str(env.id)
-        view = await self.store.message(mid)
-        if view is None:
-            await self.store.ensure(env, scope_of(env))
-            view = await self.store.message(mid)
-        assert view is not None
-        if view.status in FINAL:
-            await msg.ack()  # already done: a redelivery must not call the partner again
-            return
-        if view.status == "dead_lettered":
-            await self._dead_letter_publish(lane, env, view.round_attempts, view.last_error or "", view.replays)
-            await msg.term()
-            return
         if lane.breaker.allows() == 0 or lane.paused.is_set():
             await msg.nak(delay=max(1.0, lane.breaker.wait_s()))  # not an attempt: the partner was not called
             return
+        attempt, view = await self.store.begin_attempt(mid, lane.name, lane.version)
+        if view is None:  # published straight to HUB_OUT, unknown to the journal: take it in first
+            await self.store.ensure(env, scope_of(env))
+            attempt, view = await self.store.begin_attempt(mid, lane.name, lane.version)
+        if attempt == 0 and view is not None and view.status == "dead_lettered":
+            await self._dead_letter_publish(lane, env, view.round_attempts, view.last_error or "", view.replays)
+            await msg.term()
+            return
+        if attempt == 0:
+            await msg.ack()  # already final: a redelivery must not call the partner again
+            return
         lane.breaker.started()
-        attempt = await self.store.begin_attempt(mid, lane.name, lane.version)
+        started = datetime.now(UTC)
         await msg.in_progress()
         lane.in_flight += 1
         try:
             outbound = lane.adapter.render(env)
             receipt = await lane.adapter.send(outbound)
         except AdapterError as exc:
-            await self._failed(lane, msg, env, attempt, exc)
+            await self._failed(lane, msg, env, attempt, exc, started)
             return
         finally:
             lane.in_flight -= 1
@@ -252,35 +265,38 @@ class Pipeline:
         then = [("delivered", {"attempt": attempt, "reference": receipt.reference, **receipt.detail})]
         if receipt.final:
             then.append(("completed", {"by": lane.name, "reference": receipt.reference}))
-        await self.store.finish_attempt(mid, "ok", then=then)
+        await self.store.finish_attempt(mid, lane.name, lane.version, started, "ok", then=then)
         await msg.ack()
 
-    async def _failed(self, lane: Lane, msg: Msg, env: Envelope, attempt: int, exc: AdapterError) -> None:
+    async def _failed(
+        self, lane: Lane, msg: Msg, env: Envelope, attempt: int, exc: AdapterError, started: datetime
+    ) -> None:
         mid = str(env.id)
         if isinstance(exc, TransientError):
             lane.breaker.failure()
         else:
             lane.breaker.success()  # the partner answered: it is up, it just refused this message
-        await self.store.finish_attempt(mid, "transient" if exc.retryable else "permanent", exc.reason[:2000])
+        outcome = "transient" if exc.retryable else "permanent"
         if isinstance(exc, TransientError) and attempt < lane.config.retry.max_attempts:
             delay = backoff_delay(lane.config.retry, attempt)
-            await self.store.record(
-                mid, "retrying", detail={"attempt": attempt, "error": exc.reason, "next_delay_s": round(delay, 3)}
-            )
+            then = [("retrying", {"attempt": attempt, "error": exc.reason, "next_delay_s": round(delay, 3)})]
+            await self.store.finish_attempt(mid, lane.name, lane.version, started, outcome, exc.reason[:2000], then)
             await msg.nak(delay=delay)
             return
         reason = "permanent_error" if isinstance(exc, PermanentError) else "attempts_exhausted"
-        await self.store.record(
-            mid,
-            "dead_lettered",
-            detail={
-                "reason": reason,
-                "attempts": attempt,
-                "error": exc.reason,
-                "adapter": lane.name,
-                "version": lane.version,
-            },
-        )
+        then = [
+            (
+                "dead_lettered",
+                {
+                    "reason": reason,
+                    "attempts": attempt,
+                    "error": exc.reason,
+                    "adapter": lane.name,
+                    "version": lane.version,
+                },
+            )
+        ]
+        await self.store.finish_attempt(mid, lane.name, lane.version, started, outcome, exc.reason[:2000], then)
         view = await self.store.message(mid)
         await self._dead_letter_publish(lane, env, attempt, exc.reason, view.replays if view else 0, reason)
         await msg.term()
@@ -305,6 +321,14 @@ class Pipeline:
         if not view.adapter or not view.version:
             raise LookupError(f"message {message_id} was never routed")
         await self._publish_out(env, view.adapter, view.version, replay=view.replays)
+
+
+def _forget_tail(tails: dict[str, asyncio.Task[None]], key: str) -> Callable[[asyncio.Task[None]], None]:
+    def forget(task: asyncio.Task[None]) -> None:
+        if tails.get(key) is task:
+            del tails[key]
+
+    return forget
 
 
 def _correlation(msg: Msg) -> str:

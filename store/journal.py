@@ -19,7 +19,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, delete, event, func, select, text, update
+from sqlalchemy import Connection, delete, event, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -30,7 +30,7 @@ STATUSES = ("accepted", "routed", "sent", "delivered", "completed", "rejected", 
 FINAL = frozenset({"completed", "rejected"})
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MAX_GROUP = 512  # writes per group commit
-Write = Callable[["AsyncSession"], Awaitable[Any]]
+Write = Callable[["_Loaded"], Awaitable[Any]]
 
 
 class IdempotencyConflict(Exception):
@@ -93,6 +93,65 @@ class MessageView:
         }
 
 
+class _Loaded:
+    """One group commit's session with the rows its writes touch, loaded up front in one query,
+    so a write finds its message and idempotency key without a query of its own."""
+
+    def __init__(self, s: AsyncSession) -> None:
+        self.s = s
+        self.messages: dict[str, MessageRow] = {}
+        self.keys: dict[str, IdempotencyRow] = {}
+        self.absent_ids: set[str] = set()
+        self.absent_scopes: set[str] = set()
+        self.transitions: list[dict[str, Any]] = []
+        self.outbox: list[dict[str, Any]] = []
+        self.attempts: list[dict[str, Any]] = []
+
+    async def message(self, message_id: str) -> MessageRow | None:
+        if message_id in self.messages or message_id in self.absent_ids:
+            return self.messages.get(message_id)
+        row = await self.s.get(MessageRow, message_id)  # one not announced to the batch
+        if row is not None:
+            self.messages[message_id] = row
+        return row
+
+    async def key(self, scope: str) -> IdempotencyRow | None:
+        if scope in self.keys or scope in self.absent_scopes:
+            return self.keys.get(scope)
+        row = await self.s.get(IdempotencyRow, scope)
+        if row is not None:
+            self.keys[scope] = row
+        return row
+
+    def add_message(self, row: MessageRow) -> MessageRow:
+        self.s.add(row)
+        self.messages[row.id] = row
+        self.absent_ids.discard(row.id)
+        return row
+
+    def add_key(self, row: IdempotencyRow) -> None:
+        self.s.add(row)
+        self.keys[row.scope] = row
+        self.absent_scopes.discard(row.scope)
+
+
+@dataclass
+class _Pending:
+    op: Write
+    ids: tuple[str, ...]
+    scopes: tuple[str, ...]
+    future: asyncio.Future[Any]
+
+
+def _settle(future: asyncio.Future[Any], result: Any = None, error: BaseException | None = None) -> None:
+    if future.done():  # the caller went away (cancelled): nobody to tell
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -114,10 +173,11 @@ class Store:
 
     def __init__(self, engine: AsyncEngine, idempotency_days: int = 30) -> None:
         self.engine = engine
-        self._session = async_sessionmaker(engine, expire_on_commit=False)
+        self._session = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self._retention = timedelta(days=idempotency_days)
-        self._queue: asyncio.Queue[tuple[Write, asyncio.Future[Any]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
+        self._lock_rows = engine.dialect.name == "postgresql"
 
     @classmethod
     async def open(cls, url: str, idempotency_days: int = 30) -> Store:
@@ -148,14 +208,17 @@ class Store:
         async with self._session() as session, session.begin():
             yield session
 
-    async def _write(self, op: Write) -> Any:
-        """Run `op` in the group-committed write stream: concurrent writes share one transaction
-        (one fsync); `op`'s result or error comes back to its caller alone."""
+    # -- the group-committed write stream ------------------------------------------------------
+
+    async def _write(self, op: Write, ids: tuple[str, ...] = (), scopes: tuple[str, ...] = ()) -> Any:
+        """Run `op` in the write stream: concurrent writes share one transaction, whose rows (`ids`
+        messages, `scopes` idempotency keys) are loaded in one query first; `op`'s result or error
+        comes back to its caller alone."""
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_loop(), name="journal-writer")
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        await self._queue.put((op, future))
-        return await future
+        pending = _Pending(op, ids, scopes, asyncio.get_running_loop().create_future())
+        await self._queue.put(pending)
+        return await pending.future
 
     async def _write_loop(self) -> None:
         while True:
@@ -163,23 +226,46 @@ class Store:
             while not self._queue.empty() and len(batch) < MAX_GROUP:
                 batch.append(self._queue.get_nowait())
             try:
-                async with self._tx() as s:
-                    results = [await op(s) for op, _ in batch]
+                results = await self._apply(batch)
             except Exception:
-                for op, future in batch:
+                for pending in batch:
                     try:
-                        async with self._tx() as s:
-                            result = await op(s)
+                        (result,) = await self._apply([pending])
                     except Exception as exc:
-                        if not future.done():
-                            future.set_exception(exc)
+                        _settle(pending.future, error=exc)
                     else:
-                        if not future.done():
-                            future.set_result(result)
+                        _settle(pending.future, result)
             else:
-                for (_, future), result in zip(batch, results, strict=True):
-                    if not future.done():
-                        future.set_result(result)
+                for pending, result in zip(batch, results, strict=True):
+                    _settle(pending.future, result)
+
+    async def _apply(self, batch: list[_Pending]) -> list[Any]:
+        ids = {i for p in batch for i in p.ids}
+        scopes = {k for p in batch for k in p.scopes}
+        async with self._tx() as s:
+            loaded = _Loaded(s)
+            if ids:
+                query = select(MessageRow).where(MessageRow.id.in_(ids))
+                rows = (await s.execute(query.with_for_update() if self._lock_rows else query)).scalars()
+                loaded.messages.update({r.id: r for r in rows})
+                loaded.absent_ids.update(ids - set(loaded.messages))
+            if scopes:
+                rows_ = (await s.execute(select(IdempotencyRow).where(IdempotencyRow.scope.in_(scopes)))).scalars()
+                loaded.keys.update({r.scope: r for r in rows_})
+                loaded.absent_scopes.update(scopes - set(loaded.keys))
+            results = [await p.op(loaded) for p in batch]
+            await s.flush()  # unique keys are checked here, still inside the batch's transaction
+            # Rows nobody reads back go in one statement per table, not one per row.
+            batched: list[tuple[Any, list[dict[str, Any]]]] = [
+                (TransitionRow, loaded.transitions),
+                (OutboxRow, loaded.outbox),
+                (AttemptRow, loaded.attempts),
+            ]
+            for table, rows in batched:
+                if rows:
+                    statement: Any = insert(table)
+                    await s.execute(statement, rows)
+            return results
 
     # -- acceptance ---------------------------------------------------------------------------
 
@@ -190,80 +276,68 @@ class Store:
         """
         digest = env.payload_digest()
         now = _now()
+        mid = str(env.id)
 
-        async def insert(s: AsyncSession) -> None:
-            row = IdempotencyRow(
-                scope=scope, message_id=str(env.id), payload_digest=digest, expires_at=now + self._retention
-            )
-            s.add(row)
-            s.add(_message_row(env, scope, "received", now))
-            await s.flush()  # the unique key is checked here, inside this write
-
-        try:
-            await self._write(insert)
-            return Claim(str(env.id), True, "received")
-        except IntegrityError:
-            pass
-        async with self._session() as s:
-            held = await s.get(IdempotencyRow, scope)
-            if held is None:  # expired and purged between the two statements: claim again
-                return await self.claim(env, scope)
+        async def op(t: _Loaded) -> Claim:
+            held = await t.key(scope)
+            if held is None:
+                t.add_key(
+                    IdempotencyRow(scope=scope, message_id=mid, payload_digest=digest, expires_at=now + self._retention)
+                )
+                t.add_message(_message_row(env, scope, "received", now))
+                return Claim(mid, True, "received")
             if held.payload_digest != digest:
                 raise IdempotencyConflict(held.message_id)
-            msg = await s.get(MessageRow, held.message_id)
-            return Claim(held.message_id, False, msg.status if msg else "received")
+            owner = await t.message(held.message_id)
+            return Claim(held.message_id, False, owner.status if owner else "received")
+
+        try:
+            return await self._write(op, (mid,), (scope,))  # type: ignore[no-any-return]
+        except IntegrityError:  # another hub instance claimed the key a moment ago: read its claim
+            return await self.claim(env, scope)
 
     async def release(self, message_id: str, scope: str) -> None:
         """Undo a claim whose publish failed, so the caller may try again."""
 
-        async def op(s: AsyncSession) -> Any:
-            await s.execute(
+        async def op(t: _Loaded) -> None:
+            await t.s.execute(
                 delete(IdempotencyRow).where(IdempotencyRow.scope == scope, IdempotencyRow.message_id == message_id)
             )
-            await s.execute(delete(MessageRow).where(MessageRow.id == message_id, MessageRow.status == "received"))
+            await t.s.execute(delete(MessageRow).where(MessageRow.id == message_id, MessageRow.status == "received"))
 
-        return await self._write(op)  # type: ignore[no-any-return]
+        await self._write(op)
 
     async def ensure(self, env: Envelope, scope: str) -> tuple[MessageView, bool]:
         """The journal row of a message taken from HUB_IN; inserted (accepted) if an internal
         service published it directly. Returns (view, owner): owner is False when another message
         already holds its idempotency key, i.e. this one is a duplicate to drop."""
         now = _now()
+        mid = str(env.id)
 
-        async def op(s: AsyncSession) -> Any:
-            msg = await s.get(MessageRow, str(env.id))
+        async def op(t: _Loaded) -> tuple[MessageView, bool]:
+            msg = await t.message(mid)
             if msg is None:
-                held = await s.get(IdempotencyRow, scope)
-                if held is not None and held.message_id != str(env.id):
-                    owner = await s.get(MessageRow, held.message_id)
+                held = await t.key(scope)
+                if held is not None and held.message_id != mid:
+                    owner = await t.message(held.message_id)
                     if owner is not None:
                         return _view(owner), False
                 if held is None:
-                    s.add(
+                    t.add_key(
                         IdempotencyRow(
                             scope=scope,
-                            message_id=str(env.id),
+                            message_id=mid,
                             payload_digest=env.payload_digest(),
                             expires_at=now + self._retention,
                         )
                     )
-                msg = _message_row(env, scope, "received", now)
-                s.add(msg)
-                await s.flush()
-            if msg.status == "received":
-                # Gateway and router may both get here: only the one whose update wins journals it.
-                won = await s.execute(
-                    update(MessageRow)
-                    .where(MessageRow.id == msg.id, MessageRow.status == "received")
-                    .values(status="accepted", updated_at=now)
-                )
-                if getattr(won, "rowcount", 0) == 1:
-                    self._transition(s, msg, "accepted", "hub", {}, now)
-                else:
-                    await s.refresh(msg)
+                msg = t.add_message(_message_row(env, scope, "received", now))
+            if msg.status == "received":  # the row is locked (or the writer is the only one): no race
+                self._transition(t, msg, "accepted", "hub", {}, now)
             return _view(msg), True
 
-        return await self._write(op)  # type: ignore[no-any-return]
+        held_ids = (mid,)
+        return await self._write(op, held_ids, (scope,))  # type: ignore[no-any-return]
 
     # -- transitions --------------------------------------------------------------------------
 
@@ -282,14 +356,14 @@ class Store:
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
 
-        async def op(s: AsyncSession) -> bool:
-            return await self._record(s, message_id, status, actor, detail or {}, adapter, version)
+        async def op(t: _Loaded) -> bool:
+            return await self._record(t, message_id, status, actor, detail or {}, adapter, version)
 
-        return await self._write(op)  # type: ignore[no-any-return]
+        return await self._write(op, (message_id,))  # type: ignore[no-any-return]
 
     async def _record(
         self,
-        s: AsyncSession,
+        t: _Loaded,
         message_id: str,
         status: str,
         actor: str,
@@ -297,24 +371,23 @@ class Store:
         adapter: str | None,
         version: str | None,
     ) -> bool:
-        if status not in STATUSES:
-            raise ValueError(f"unknown status {status!r}")
-        msg = await s.get(MessageRow, message_id, with_for_update=True)
+        msg = await t.message(message_id)
         if msg is None or msg.status in FINAL:
             return False
         if adapter:
             msg.adapter, msg.version = adapter, version
         if status in ("retrying", "dead_lettered", "rejected") and "error" in detail:
             msg.last_error = str(detail["error"])[:2000]
-        self._transition(s, msg, status, actor, detail, _now())
+        self._transition(t, msg, status, actor, detail, _now())
         return True
 
     def _transition(
-        self, s: AsyncSession, msg: MessageRow, status: str, actor: str, detail: dict[str, Any], now: datetime
+        self, t: _Loaded, msg: MessageRow, status: str, actor: str, detail: dict[str, Any], now: datetime
     ) -> None:
         msg.status, msg.updated_at = status, now
-        row = TransitionRow(message_id=msg.id, status=status, at=now, actor=actor, detail=json.dumps(detail))
-        s.add(row)
+        t.transitions.append(
+            {"message_id": msg.id, "status": status, "at": now, "actor": actor, "detail": json.dumps(detail)}
+        )
         event = {
             "id": msg.id,
             "type": msg.type,
@@ -325,72 +398,82 @@ class Store:
             "correlation_id": msg.correlation_id,
             "detail": detail,
         }
-        s.add(
-            OutboxRow(
-                subject=f"hub.evt.{msg.type}.{status}",
-                msg_id=f"{msg.id}:{status}:{msg.attempts}:{msg.replays}",
-                data=json.dumps(event).encode(),
-                created_at=now,
-            )
+        t.outbox.append(
+            {
+                "subject": f"hub.evt.{msg.type}.{status}",
+                "msg_id": f"{msg.id}:{status}:{msg.attempts}:{msg.replays}",
+                "data": json.dumps(event).encode(),
+                "published": False,
+                "created_at": now,
+            }
         )
 
     # -- attempts -----------------------------------------------------------------------------
 
-    async def begin_attempt(self, message_id: str, adapter: str, version: str) -> int:
-        """Journal the intent to call the partner (status `sent`) before the call; the attempt number."""
+    async def begin_attempt(self, message_id: str, adapter: str, version: str) -> tuple[int, MessageView | None]:
+        """Journal the intent to call the partner (status `sent`) before the call.
+
+        Returns (attempt number within this round, view). The number is 0 and nothing is recorded
+        when the message must not be sent: unknown, already final, or dead-lettered."""
         now = _now()
 
-        async def op(s: AsyncSession) -> Any:
-            msg = await s.get(MessageRow, message_id, with_for_update=True)
-            if msg is None:
-                raise KeyError(message_id)
+        async def op(t: _Loaded) -> tuple[int, MessageView | None]:
+            msg = await t.message(message_id)
+            if msg is None or msg.status in FINAL or msg.status == "dead_lettered":
+                return 0, _view(msg) if msg else None
             msg.attempts += 1
             msg.round_attempts += 1
             msg.adapter, msg.version = adapter, version
-            s.add(AttemptRow(message_id=message_id, n=msg.attempts, adapter=adapter, version=version, started_at=now))
             self._transition(
-                s, msg, "sent", "hub", {"attempt": msg.attempts, "adapter": adapter, "version": version}, now
+                t, msg, "sent", "hub", {"attempt": msg.attempts, "adapter": adapter, "version": version}, now
             )
-            return msg.round_attempts
+            return msg.round_attempts, _view(msg)
 
-        return await self._write(op)  # type: ignore[no-any-return]
+        return await self._write(op, (message_id,))  # type: ignore[no-any-return]
 
     async def finish_attempt(
         self,
         message_id: str,
+        adapter: str,
+        version: str,
+        started_at: datetime,
         outcome: str,
         error: str | None = None,
         then: list[tuple[str, dict[str, Any]]] | None = None,
     ) -> None:
-        """Close the latest attempt with its outcome, and record the statuses `then` in the same write."""
+        """Journal one partner call with its outcome, and the statuses `then`, in one write."""
 
-        async def op(s: AsyncSession) -> None:
-            row = (
-                await s.execute(
-                    select(AttemptRow)
-                    .where(AttemptRow.message_id == message_id)
-                    .order_by(AttemptRow.seq.desc())
-                    .limit(1)
+        async def op(t: _Loaded) -> None:
+            msg = await t.message(message_id)
+            n = msg.attempts if msg else 0
+            t.attempts.append(
+                dict(
+                    message_id=message_id,
+                    n=n,
+                    adapter=adapter,
+                    version=version,
+                    started_at=started_at,
+                    finished_at=_now(),
+                    outcome=outcome,
+                    error=error,
                 )
-            ).scalar_one_or_none()
-            if row is not None:
-                row.finished_at, row.outcome, row.error = _now(), outcome, error
+            )
             for status, detail in then or []:
-                await self._record(s, message_id, status, "hub", detail, None, None)
+                await self._record(t, message_id, status, "hub", detail, None, None)
 
-        await self._write(op)
+        await self._write(op, (message_id,))
 
     async def mark_replayed(self, message_id: str, actor: str) -> MessageView:
         """A dead letter goes back to delivery with a fresh attempt budget; audited with the actor."""
 
-        async def op(s: AsyncSession) -> Any:
-            msg = await s.get(MessageRow, message_id, with_for_update=True)
+        async def op(t: _Loaded) -> MessageView:
+            msg = await t.message(message_id)
             if msg is None or msg.status != "dead_lettered":
                 raise LookupError(f"message {message_id} is not dead-lettered")
             msg.round_attempts = 0
             msg.replays += 1
-            self._transition(s, msg, "retrying", actor, {"replay": msg.replays}, _now())
-            s.add(
+            self._transition(t, msg, "retrying", actor, {"replay": msg.replays}, _now())
+            t.s.add(
                 AuditRow(
                     at=_now(),
                     actor=actor,
@@ -401,7 +484,7 @@ class Store:
             )
             return _view(msg)
 
-        return await self._write(op)  # type: ignore[no-any-return]
+        return await self._write(op, (message_id,))  # type: ignore[no-any-return]
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -448,16 +531,16 @@ class Store:
         if not seqs:
             return
 
-        async def op(s: AsyncSession) -> None:
-            await s.execute(update(OutboxRow).where(OutboxRow.seq.in_(seqs)).values(published=True))
+        async def op(t: _Loaded) -> None:
+            await t.s.execute(update(OutboxRow).where(OutboxRow.seq.in_(seqs)).values(published=True))
 
         await self._write(op)
 
     async def audit(self, actor: str, action: str, target: str, detail: dict[str, Any] | None = None) -> None:
-        async def op(s: AsyncSession) -> Any:
-            s.add(AuditRow(at=_now(), actor=actor, action=action, target=target, detail=json.dumps(detail or {})))
+        async def op(t: _Loaded) -> None:
+            t.s.add(AuditRow(at=_now(), actor=actor, action=action, target=target, detail=json.dumps(detail or {})))
 
-        return await self._write(op)  # type: ignore[no-any-return]
+        await self._write(op)
 
     async def audit_log(self, limit: int = 200) -> list[dict[str, Any]]:
         async with self._session() as s:
@@ -475,8 +558,8 @@ class Store:
             ]
 
     async def purge_expired_keys(self) -> int:
-        async def op(s: AsyncSession) -> Any:
-            result = await s.execute(delete(IdempotencyRow).where(IdempotencyRow.expires_at < _now()))
+        async def op(t: _Loaded) -> int:
+            result = await t.s.execute(delete(IdempotencyRow).where(IdempotencyRow.expires_at < _now()))
             return int(getattr(result, "rowcount", 0) or 0)
 
         return await self._write(op)  # type: ignore[no-any-return]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -108,23 +109,29 @@ async def test_transitions_attempts_and_final_states_do_not_move_back(store: Sto
     await store.ensure(env, scope_of(env))
     mid = str(env.id)
     assert await store.record(mid, "routed", adapter="factor-json", version="v1")
-    assert await store.begin_attempt(mid, "factor-json", "v1") == 1
-    await store.finish_attempt(mid, "transient", "503")
-    assert await store.record(mid, "retrying", detail={"error": "503"})
-    assert await store.begin_attempt(mid, "factor-json", "v1") == 2
-    await store.finish_attempt(mid, "ok")
-    assert await store.record(mid, "completed")
+    n, view = await store.begin_attempt(mid, "factor-json", "v1")
+    assert n == 1 and view is not None and view.status == "sent"
+    started = datetime.now(UTC)
+    await store.finish_attempt(mid, "factor-json", "v1", started, "transient", "503", [("retrying", {"error": "503"})])
+    assert (await store.begin_attempt(mid, "factor-json", "v1"))[0] == 2
+    await store.finish_attempt(mid, "factor-json", "v1", started, "ok", then=[("delivered", {}), ("completed", {})])
     assert not await store.record(mid, "retrying")
+    assert (await store.begin_attempt(mid, "factor-json", "v1"))[0] == 0  # final: never sent again
     view = await store.message(mid)
     assert view is not None and view.status == "completed" and view.attempts == 2 and view.last_error == "503"
     assert [t.status for t in await store.history(mid)] == [
-        "accepted",
-        "routed",
-        "sent",
-        "retrying",
-        "sent",
-        "completed",
-    ]
+        "accepted", "routed", "sent", "retrying", "sent", "delivered", "completed"]
+
+
+async def test_one_failing_write_in_a_group_does_not_fail_the_others(store: Store) -> None:
+    envs = [envelope() for _ in range(20)]
+    clash = envs[0].model_copy(update={"id": uuid.uuid4()})
+    other = parse_envelope({**clash.model_dump(mode="json", exclude={"id"}),
+                            "payload": {**clash.payload_json(), "invoice_no": "OTHER"}})
+    results = await asyncio.gather(*(store.claim(e, scope_of(e)) for e in envs),
+                                   store.claim(other, scope_of(other)), return_exceptions=True)
+    assert isinstance(results[-1], IdempotencyConflict)
+    assert all(not isinstance(r, BaseException) and r.new for r in results[:-1])
 
 
 async def test_replay_resets_the_attempt_budget_and_is_audited(store: Store) -> None:
@@ -132,7 +139,8 @@ async def test_replay_resets_the_attempt_budget_and_is_audited(store: Store) -> 
     await store.ensure(env, scope_of(env))
     mid = str(env.id)
     await store.begin_attempt(mid, "factor-json", "v1")
-    await store.record(mid, "dead_lettered", detail={"error": "400"})
+    await store.finish_attempt(mid, "factor-json", "v1", datetime.now(UTC), "permanent", "400",
+                               [("dead_lettered", {"error": "400"})])
     view = await store.mark_replayed(mid, "alice")
     assert view.round_attempts == 0 and view.replays == 1 and view.status == "retrying"
     assert (await store.audit_log())[0] | {"at": None, "seq": None} == {
