@@ -261,10 +261,10 @@ class Store:
                 (OutboxRow, loaded.outbox),
                 (AttemptRow, loaded.attempts),
             ]
-            for table, rows in batched:
-                if rows:
+            for table, values in batched:
+                if values:
                     statement: Any = insert(table)
-                    await s.execute(statement, rows)
+                    await s.execute(statement, values)
             return results
 
     # -- acceptance ---------------------------------------------------------------------------

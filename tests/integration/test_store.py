@@ -120,16 +120,25 @@ async def test_transitions_attempts_and_final_states_do_not_move_back(store: Sto
     view = await store.message(mid)
     assert view is not None and view.status == "completed" and view.attempts == 2 and view.last_error == "503"
     assert [t.status for t in await store.history(mid)] == [
-        "accepted", "routed", "sent", "retrying", "sent", "delivered", "completed"]
+        "accepted",
+        "routed",
+        "sent",
+        "retrying",
+        "sent",
+        "delivered",
+        "completed",
+    ]
 
 
 async def test_one_failing_write_in_a_group_does_not_fail_the_others(store: Store) -> None:
     envs = [envelope() for _ in range(20)]
     clash = envs[0].model_copy(update={"id": uuid.uuid4()})
-    other = parse_envelope({**clash.model_dump(mode="json", exclude={"id"}),
-                            "payload": {**clash.payload_json(), "invoice_no": "OTHER"}})
-    results = await asyncio.gather(*(store.claim(e, scope_of(e)) for e in envs),
-                                   store.claim(other, scope_of(other)), return_exceptions=True)
+    other = parse_envelope(
+        {**clash.model_dump(mode="json", exclude={"id"}), "payload": {**clash.payload_json(), "invoice_no": "OTHER"}}
+    )
+    results = await asyncio.gather(
+        *(store.claim(e, scope_of(e)) for e in envs), store.claim(other, scope_of(other)), return_exceptions=True
+    )
     assert isinstance(results[-1], IdempotencyConflict)
     assert all(not isinstance(r, BaseException) and r.new for r in results[:-1])
 
@@ -139,8 +148,9 @@ async def test_replay_resets_the_attempt_budget_and_is_audited(store: Store) -> 
     await store.ensure(env, scope_of(env))
     mid = str(env.id)
     await store.begin_attempt(mid, "factor-json", "v1")
-    await store.finish_attempt(mid, "factor-json", "v1", datetime.now(UTC), "permanent", "400",
-                               [("dead_lettered", {"error": "400"})])
+    await store.finish_attempt(
+        mid, "factor-json", "v1", datetime.now(UTC), "permanent", "400", [("dead_lettered", {"error": "400"})]
+    )
     view = await store.mark_replayed(mid, "alice")
     assert view.round_attempts == 0 and view.replays == 1 and view.status == "retrying"
     assert (await store.audit_log())[0] | {"at": None, "seq": None} == {
