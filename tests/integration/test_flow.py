@@ -217,3 +217,45 @@ def test_type_not_allowed_for_institution_is_403(hub: RunningHub) -> None:
         answer = client.post("/v1/messages", json=notice)
     assert answer.status_code == 403
     assert answer.json()["type"].endswith("type-not-allowed")
+
+
+def test_every_status_change_is_published_as_an_event(hub: RunningHub) -> None:
+    import asyncio
+
+    import nats
+
+    async def watch() -> list[dict[str, Any]]:
+        nc = await nats.connect(hub.info["nats_url"])
+        try:
+            sub = await nc.jetstream().subscribe(
+                "hub.evt.trade.invoice.>", ordered_consumer=True, deliver_policy=nats.js.api.DeliverPolicy.NEW
+            )
+            with hub.client() as client:
+                mid = client.post("/v1/messages", json=invoice()).json()["id"]
+            seen: list[dict[str, Any]] = []
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and "completed" not in [e["status"] for e in seen]:
+                try:
+                    msg = await sub.next_msg(timeout=1)
+                except TimeoutError:
+                    continue
+                event = json.loads(msg.data)
+                if event["id"] == mid:
+                    seen.append(event)
+            return seen
+        finally:
+            await nc.close()
+
+    events = asyncio.run(watch())
+    assert [e["status"] for e in events] == ["accepted", "routed", "sent", "delivered", "completed"]
+    assert all(e["type"] == "trade.invoice" and e["source"] == "bank-a" for e in events)
+
+
+def test_health_reports_nats_store_and_consumers(hub: RunningHub) -> None:
+    with hub.client() as client:
+        health = client.get("/healthz")
+        ready = client.get("/readyz")
+    assert health.status_code == 200 and ready.status_code == 200
+    body = health.json()
+    assert body["ok"] is True and body["nats"] is True and body["store"] is True
+    assert "router_pending" in body["consumers"]
