@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import secrets
 import signal
@@ -381,6 +382,9 @@ def run(
     no_sandbox: Annotated[bool, typer.Option("--no-sandbox", help="start no sandbox partners")] = False,
 ) -> None:
     """Start the hub with embedded NATS, journal, sandbox partners and the gateway."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore", "alembic"):  # one line per request or migration step: not for a hub
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         asyncio.run(serve(HubSettings(), not no_sandbox, demo))
     except StartupError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import nats
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
@@ -23,6 +25,7 @@ STREAMS: dict[str, list[str]] = {
     "HUB_EVT": ["hub.evt.>"],
     "HUB_DLQ": ["hub.dlq.>"],
 }
+log = logging.getLogger("hub.bus")
 ROUTER = "router"
 CONFIG_BUCKET = "hub-config"
 
@@ -37,8 +40,18 @@ def out_subject(adapter: str, version: str) -> str:
 
 async def connect(url: str, name: str = "hub") -> NatsClient:
     """Connect with endless reconnects: a NATS restart delays the hub, it does not stop it."""
+
+    async def error(exc: Exception) -> None:
+        log.warning("nats: %s: %s", type(exc).__name__, exc)
+
     return await nats.connect(
-        url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=5, allow_reconnect=True
+        url,
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
+        allow_reconnect=True,
+        error_cb=error,
     )
 
 

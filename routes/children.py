@@ -62,8 +62,10 @@ class Children:
 
     def spawn(self, name: str, argv: list[str], stdout: int | IO[bytes] | None = None) -> subprocess.Popen[bytes]:
         log = open(self.home / "logs" / f"{name}.log", "ab")
+        # Own session: Ctrl-C reaches only the hub, which drains and then stops its children in order.
         proc = subprocess.Popen(
             argv,
+            start_new_session=True,
             stdout=stdout if stdout is not None else log,
             stderr=log,
             stdin=subprocess.DEVNULL,
