@@ -20,26 +20,20 @@ SERVER_FIELDS = ("id", "created_at", "signature")
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The body, refused with 413 as soon as it passes `limit` bytes (declared or streamed)."""
+
+    def too_large(detail: str) -> Problem:
+        return Problem(
+            413, "body-too-large", "Request body too large", detail, [Violation("body", "max_size", f"{limit} bytes")]
+        )
+
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise Problem(
-            413,
-            "body-too-large",
-            "Request body too large",
-            f"the body is {declared} bytes; the limit is {limit} bytes",
-            [Violation("body", "max_size", f"{limit} bytes")],
-        )
+        raise too_large(f"the body is {declared} bytes; the limit is {limit} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise Problem(
-                413,
-                "body-too-large",
-                "Request body too large",
-                f"the limit is {limit} bytes",
-                [Violation("body", "max_size", f"{limit} bytes")],
-            )
+            raise too_large(f"the limit is {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 

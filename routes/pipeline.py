@@ -168,28 +168,14 @@ class Pipeline:
             await msg.ack()
             return
         decision = decide(self.routing, env)
+        refusal: tuple[str, str] | None = None
         if decision is None:
-            await self.store.record(
-                str(env.id),
-                "rejected",
-                detail={
-                    "reason": "no_route",
-                    "error": f"no routing rule matches type {env.type!r} to {env.destination!r}",
-                    "by": "hub",
-                },
-            )
-            await msg.ack()
-            return
-        if (decision.adapter, decision.version) not in self.lanes:
-            await self.store.record(
-                str(env.id),
-                "rejected",
-                detail={
-                    "reason": "adapter_unavailable",
-                    "error": f"{decision.adapter}@{decision.version} is not running",
-                    "by": "hub",
-                },
-            )
+            refusal = ("no_route", f"no routing rule matches type {env.type!r} to {env.destination!r}")
+        elif (decision.adapter, decision.version) not in self.lanes:
+            refusal = ("adapter_unavailable", f"{decision.adapter}@{decision.version} is not running")
+        if decision is None or refusal is not None:
+            reason, error = refusal or ("no_route", "")
+            await self.store.record(str(env.id), "rejected", detail={"reason": reason, "error": error, "by": "hub"})
             await msg.ack()
             return
         await self._publish_out(env, decision.adapter, decision.version)
