@@ -1,8 +1,10 @@
 """Canonical message models and codecs. Depends on nothing else of the hub's."""
 
 from canonical import ceb as ceb
+from canonical import credit as credit
 from canonical import customs as customs
 from canonical import iso20022 as iso20022
+from canonical import logistics as logistics
 from canonical import notifications as notifications
 from canonical import payments as payments
 from canonical import swift_mt as swift_mt

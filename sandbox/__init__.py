@@ -1,4 +1,4 @@
 """Simulators of the external systems, as real servers on loopback with knobs for failure."""
 
 # Which server simulates a partner of each sandbox kind (`python -m sandbox --kind KIND`).
-KINDS = {"recorder": "sandbox.recorder:Recorder"}
+KINDS = {"recorder": "sandbox.recorder:Recorder", "dcbridge": "sandbox.dcbridge:Bridge"}
