@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import Request
@@ -10,12 +9,14 @@ from fastapi import Request
 from canonical.codecs import codec_names, detect
 from canonical.envelope import Envelope, parse_envelope
 from canonical.errors import RejectedInput, Violation
+from canonical.jsonwire import load_json
 from gateway.problems import Problem
 from routes.pipeline import scope_of
 from security.institutions import Institution
 from store import IdempotencyConflict, Store
 
 SERVER_FIELDS = ("id", "created_at", "signature")
+MAX_JSON_DEPTH = 32  # an envelope is about six levels deep; more is an attack on the parser
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -68,22 +69,11 @@ def envelope_from(body: bytes, content_type: str, inst: Institution, idem_header
 
 def _from_json(body: bytes, inst: Institution, idem_header: str | None) -> Envelope:
     try:
-        data: Any = json.loads(body)
-    except json.JSONDecodeError as exc:
+        data: Any = load_json(body, "Malformed JSON", max_bytes=len(body), max_depth=MAX_JSON_DEPTH)
+    except RejectedInput as exc:
+        errors = [Violation("body", v.rule, v.detail) for v in exc.violations]
         raise Problem(
-            400,
-            "malformed-json",
-            "Malformed JSON",
-            f"{exc.msg} at line {exc.lineno} column {exc.colno}",
-            [Violation("body", "json_syntax", f"{exc.msg} at line {exc.lineno} column {exc.colno}")],
-        ) from None
-    except UnicodeDecodeError:
-        raise Problem(
-            400,
-            "malformed-json",
-            "Malformed JSON",
-            "the body is not UTF-8",
-            [Violation("body", "utf8", "the body is not UTF-8")],
+            400, "malformed-json", "Malformed JSON", "; ".join(f"{v.rule}: {v.detail}" for v in errors), errors
         ) from None
     if not isinstance(data, dict):
         raise Problem(

@@ -16,9 +16,9 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field
 
 from canonical.bureaus.scale import linear_score
-from canonical.carriers.wire import IsoDate, WireModel, china_time, json_path, load_json, validate_wire
 from canonical.credit import AlertKind, CreditReport, Severity, UnifiedSocialCreditCode
 from canonical.errors import RejectedInput, Violation
+from canonical.jsonwire import IsoDate, WireModel, china_time, json_path, load_json, validate_wire
 
 BUREAU = "bureau-a"
 TITLE = "invalid bureau A credit report"

@@ -17,9 +17,9 @@ from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
 from canonical.bureaus.scale import LETTER_GRADES, grade_score
-from canonical.carriers.wire import AwareTimestamp, IsoDate, WireModel, load_json, validate_wire
 from canonical.credit import AlertKind, CreditReport, Severity
 from canonical.errors import RejectedInput, Violation
+from canonical.jsonwire import AwareTimestamp, IsoDate, WireModel, load_json, validate_wire
 
 BUREAU = "bureau-b"
 TITLE = "invalid bureau B credit report"

@@ -18,8 +18,8 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
-from canonical.carriers.wire import WireModel, china_time, json_path, load_json, validate_wire
 from canonical.errors import RejectedInput, Violation
+from canonical.jsonwire import WireModel, china_time, json_path, load_json, validate_wire
 from canonical.logistics import TrackingCode, TrackingEvent
 
 TITLE = "invalid domestic express tracking payload"

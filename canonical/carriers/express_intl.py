@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import Field
 
-from canonical.carriers.wire import AwareTimestamp, WireModel, load_json, validate_wire
+from canonical.jsonwire import AwareTimestamp, WireModel, load_json, validate_wire
 from canonical.logistics import TrackingCode, TrackingEvent
 
 TITLE = "invalid express tracking payload"

@@ -21,8 +21,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
-from canonical.carriers.wire import AwareTimestamp, WireModel, json_path, load_json, validate_wire, violations
 from canonical.errors import RejectedInput, Violation
+from canonical.jsonwire import AwareTimestamp, WireModel, json_path, load_json, validate_wire, violations
 from canonical.logistics import TrackingCode, TrackingEvent
 
 TITLE = "invalid ocean tracking payload"

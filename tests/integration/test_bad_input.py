@@ -75,6 +75,18 @@ class TestRefusedWithoutTrace:
         assert status == 400 and locs(problem) == {"body": "json_syntax"}
         assert "line 1 column" in problem["detail"]
 
+    def test_deeply_nested_json_is_refused_before_parsing(self, hub: RunningHub) -> None:
+        status, problem = post(hub, content=b"[" * 10_000 + b"]" * 10_000)
+        assert status == 400 and locs(problem) == {"body": "max_depth"}
+
+    def test_duplicate_keys_are_refused(self, hub: RunningHub) -> None:
+        status, problem = post(hub, content=b'{"type": "trade.invoice", "type": "trade.other"}')
+        assert status == 400 and locs(problem) == {"body": "duplicate_key"}
+
+    def test_body_that_is_not_utf8(self, hub: RunningHub) -> None:
+        status, problem = post(hub, content=b'{"type": "trade.invoice", "destination": "\xff\xfe"}')
+        assert status == 400 and locs(problem) == {"body": "utf8"}
+
     def test_unknown_type_lists_the_known_ones(self, hub: RunningHub) -> None:
         body = invoice()
         body["type"] = "trade.unicorn"

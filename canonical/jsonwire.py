@@ -1,6 +1,6 @@
-"""Reading partner JSON safely: size and depth caps, no duplicate keys, errors that name the JSON path.
+"""Reading outside JSON safely: size and depth caps, no duplicate keys, errors that name the JSON path.
 
-Carrier and bureau normalizers parse with `load_json`, validate against a strict wire model with
+The gateway and the carrier and bureau normalizers parse with `load_json`, validate against a strict wire model with
 `validate_wire`, and so every refusal is a `RejectedInput` whose violations say `$.path[0].field: rule`.
 """
 
