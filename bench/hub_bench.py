@@ -99,10 +99,12 @@ def journal_latencies(journal: sqlite3.Connection, since: datetime) -> tuple[lis
 
 
 async def drain(journal: sqlite3.Connection, total: int, within_s: float) -> None:
+    """Until `total` messages are completed and every event of theirs is published."""
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         (completed,) = journal.execute("SELECT count(*) FROM messages WHERE status='completed'").fetchone()
-        if completed >= total:
+        (unpublished,) = journal.execute("SELECT count(*) FROM outbox WHERE published = 0").fetchone()
+        if completed >= total and unpublished == 0:
             return
         await asyncio.sleep(0.2)
 

@@ -56,7 +56,7 @@ class OutboxRelay:
                     pass
 
     async def flush(self) -> int:
-        rows = await self.store.pending_events()
+        rows = await self.store.pending_events(limit=1024)
         if not rows:
             return 0
         acks = []
