@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from nats.js import JetStreamContext
 
@@ -20,6 +21,8 @@ from store import Store
 
 log = logging.getLogger("hub.outbox")
 NOTIFICATION = "hub.status_notification"
+HOUSEKEEPING_S = 60.0
+PUBLISHED_KEPT = timedelta(hours=1)  # long enough to look into a relay problem
 
 
 class OutboxRelay:
@@ -41,7 +44,11 @@ class OutboxRelay:
             await self._task
 
     async def _run(self) -> None:
+        next_housekeeping = 0.0
         while not self._stop.is_set():
+            if time.monotonic() >= next_housekeeping:
+                next_housekeeping = time.monotonic() + HOUSEKEEPING_S
+                await self._housekeeping()
             try:
                 published = await self.flush()
             except Exception as exc:
@@ -54,6 +61,17 @@ class OutboxRelay:
                     await asyncio.wait_for(self.wake.wait(), timeout=0.2)
                 except TimeoutError:
                     pass
+
+    async def _housekeeping(self) -> None:
+        # Idempotent deletes, so every hub instance may run them.
+        try:
+            pruned = await self.store.prune_published_events(PUBLISHED_KEPT)
+            purged = await self.store.purge_expired_keys()
+        except Exception as exc:
+            log.warning("journal housekeeping: %s", exc)
+            return
+        if pruned or purged:
+            log.info("journal housekeeping: %d published events pruned, %d expired keys purged", pruned, purged)
 
     async def flush(self) -> int:
         rows = await self.store.pending_events(limit=1024)

@@ -557,6 +557,18 @@ class Store:
                 for r in rows
             ]
 
+    async def prune_published_events(self, older_than: timedelta) -> int:
+        """Drop outbox rows already published (HUB_EVT keeps the events; the journal keeps the history)."""
+        cutoff = _now() - older_than
+
+        async def op(t: _Loaded) -> int:
+            result = await t.s.execute(
+                delete(OutboxRow).where(OutboxRow.published.is_(True), OutboxRow.created_at < cutoff)
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
+        return await self._write(op)  # type: ignore[no-any-return]
+
     async def purge_expired_keys(self) -> int:
         async def op(t: _Loaded) -> int:
             result = await t.s.execute(delete(IdempotencyRow).where(IdempotencyRow.expires_at < _now()))

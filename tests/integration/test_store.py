@@ -174,3 +174,20 @@ async def test_every_transition_leaves_one_outbox_event_until_published(store: S
     assert len({e[2] for e in events}) == 2  # distinct msg-ids
     await store.mark_published([e[0] for e in events])
     assert not [e for e in await store.pending_events() if e[2].startswith(str(env.id))]
+
+
+async def test_published_events_and_expired_keys_are_pruned(store: Store) -> None:
+    from datetime import timedelta
+
+    env = envelope()
+    await store.claim(env, scope_of(env))
+    await store.ensure(env, scope_of(env))
+    events = [e for e in await store.pending_events() if e[2].startswith(str(env.id))]
+    assert await store.prune_published_events(timedelta(0)) == 0  # unpublished events stay
+    await store.mark_published([e[0] for e in events])
+    assert await store.prune_published_events(timedelta(0)) >= len(events)
+    store._retention = timedelta(seconds=-1)  # keys claimed from now on are already expired
+    expired = envelope()
+    await store.claim(expired, scope_of(expired))
+    assert await store.purge_expired_keys() >= 1
+    assert (await store.claim(env, scope_of(env))).new is False  # the unexpired key is kept
