@@ -219,7 +219,12 @@ class Pipeline:
         )
 
     async def deliver(self, lane: Lane, msg: Msg) -> None:
-        env = Envelope.from_bytes(msg.data)
+        try:
+            env = Envelope.from_bytes(msg.data)
+        except ValidationError as exc:
+            await self.store.audit("hub", "deliver.unreadable", msg.subject, {"error": str(exc)[:2000]})
+            await msg.term()
+            return
         mid = str(env.id)
         if lane.breaker.allows() == 0 or lane.paused.is_set():
             await msg.nak(delay=max(1.0, lane.breaker.wait_s()))  # not an attempt: the partner was not called
@@ -244,6 +249,12 @@ class Pipeline:
             receipt = await lane.adapter.send(outbound)
         except AdapterError as exc:
             await self._failed(lane, msg, env, attempt, exc, started)
+            return
+        except Exception as exc:
+            # A fault of the adapter itself: retrying would loop forever, so it goes to the DLQ with
+            # its reason, and an operator replays it once the adapter is fixed.
+            log.exception("%s@%s failed on %s", lane.name, lane.version, mid)
+            await self._failed(lane, msg, env, attempt, PermanentError(f"adapter fault: {exc!r}"), started)
             return
         finally:
             lane.in_flight -= 1
