@@ -68,10 +68,12 @@ class Hub:
             raise LookupError(f"sandbox partner {name!r} is not running (started without sandboxes?)")
         return self.endpoints[name]
 
-    def _sandbox_names(self, institutions: Institutions) -> list[str]:
+    def _sandboxes(self, institutions: Institutions) -> dict[str, str]:
+        """Every sandbox partner to start, with its kind: those listed, and those urls name."""
         urls = [str(v.url) for a in self.routing.adapters.values() for v in a.versions.values()]
         urls += [i.webhook.url for i in institutions.all() if i.webhook]
-        return sorted({u.removeprefix(SANDBOX_PREFIX) for u in urls if u.startswith(SANDBOX_PREFIX)})
+        named = {u.removeprefix(SANDBOX_PREFIX) for u in urls if u.startswith(SANDBOX_PREFIX)}
+        return {**dict.fromkeys(sorted(named), "recorder"), **self.routing.sandboxes}
 
     def _lock(self) -> None:
         pidfile = self.home / "hub.pid"
@@ -99,8 +101,8 @@ class Hub:
         nats_url = s.nats_url or await self._start_nats()
         institutions = Institutions.load(s.config_dir / "partners.yaml", self.home / "credentials.json")
         if self.with_sandboxes:
-            for name in self._sandbox_names(institutions):
-                self.endpoints[name] = self._start_sandbox(name)
+            for name, kind in self._sandboxes(institutions).items():
+                self.endpoints[name] = self._start_sandbox(name, kind)
         self.store = await Store.open(s.database, self.tuning.journal.idempotency_days)
         self.nc = await bus.connect(nats_url)
         self.js = self.nc.jetstream()
@@ -163,7 +165,7 @@ class Hub:
                 await asyncio.sleep(0.05)
         raise StartupError(f"nats-server did not start; see {self.home / 'logs' / 'nats-server.log'}")
 
-    def _start_sandbox(self, name: str) -> str:
+    def _start_sandbox(self, name: str, kind: str) -> str:
         argv = [
             sys.executable,
             "-P",
@@ -171,7 +173,7 @@ class Hub:
             "sandbox",
             name,
             "--kind",
-            "recorder",
+            kind,
             "--state",
             str(self.home / "sandbox" / name),
         ]

@@ -99,6 +99,18 @@ class RoutingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     adapters: dict[str, AdapterConfig]
     routes: list[Route] = Field(default_factory=list)
+    # Sandbox partners `hub run` starts, by name, with their simulator kind; a name used in a
+    # "sandbox:NAME" url and not listed here is a `recorder`.
+    sandboxes: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _sandbox_kinds(self) -> RoutingConfig:
+        from sandbox import KINDS  # the simulators' registry; config only names them
+
+        for name, kind in self.sandboxes.items():
+            if kind not in KINDS:
+                raise ValueError(f"sandboxes.{name}: unknown sandbox kind {kind!r}; known: {', '.join(sorted(KINDS))}")
+        return self
 
     @model_validator(mode="after")
     def _references(self) -> RoutingConfig:

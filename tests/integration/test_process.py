@@ -48,7 +48,17 @@ def test_run_file_and_credentials_are_readable_by_the_owner_only(hub: RunningHub
         assert mode == 0o600, (name, oct(mode))
     info = hub.info
     assert {"pid", "http_url", "nats_url", "admin_token", "sandboxes", "children"} <= set(info)
-    assert set(info["sandboxes"]) == {"factor-json", "bank-a-inbox"}
+    assert set(info["sandboxes"]) == {"factor-json", "bank-a-inbox", "dcbridge"}
+
+
+def test_hub_starts_each_sandbox_with_its_kind(hub: RunningHub) -> None:
+    with hub.sandbox("dcbridge") as bridge:
+        head = bridge.get("/chain/head")
+        participants = bridge.get("/participants")
+    assert head.status_code == 200 and participants.status_code == 200
+    assert "PBOC" in participants.text  # the bridge seeds its demo participants on every start
+    with hub.sandbox("factor-json") as recorder:
+        assert recorder.get("/_sandbox/health").json()["name"] == "factor-json"
 
 
 def test_cli_without_a_running_hub_says_how_to_start_one(tmp_path: Path) -> None:

@@ -105,3 +105,9 @@ def test_invalid_routing_config_is_refused_with_the_path(routes: list[dict[str, 
     with pytest.raises(RejectedInput) as info:
         config(routes)
     assert loc in str(info.value)
+
+
+def test_unknown_sandbox_kind_is_refused() -> None:
+    with pytest.raises(RejectedInput) as info:
+        RoutingConfig.parse({"adapters": ADAPTERS, "sandboxes": {"x": "nonesuch"}})
+    assert "unknown sandbox kind 'nonesuch'" in str(info.value)
