@@ -34,6 +34,7 @@ from routes.retry import CircuitBreaker
 from routes.settings import HubSettings, HubTuning
 from security.institutions import Institutions
 from store import Store
+from store.chain import ChainReport
 
 SANDBOX_PREFIX = "sandbox:"
 DEMO_SAMPLE = Path(__file__).resolve().parent / "docs" / "samples" / "invoice.json"
@@ -326,10 +327,12 @@ dlq_app = typer.Typer(help="Dead letters: list and replay.", no_args_is_help=Tru
 sandbox_app = typer.Typer(help="Sandbox partners.", no_args_is_help=True)
 adapters_app = typer.Typer(help="Adapters: list, pause, resume.", invoke_without_command=True)
 config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
+journal_app = typer.Typer(help="The journal.", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(adapters_app, name="adapters")
 app.add_typer(config_app, name="config")
+app.add_typer(journal_app, name="journal")
 FINAL_STATUSES = {"completed": 0, "rejected": 1, "dead_lettered": 1}
 
 
@@ -525,6 +528,23 @@ def config_check() -> None:
         f"config valid: {len(routing.adapters)} adapters, {len(routing.routes)} routes, "
         f"{len(institutions.all())} institutions"
     )
+
+
+@journal_app.command("verify")
+def journal_verify() -> None:
+    """Recompute the journal's hash chains; exit 1 naming the first broken record."""
+
+    async def verify() -> ChainReport:
+        store = await Store.open(HubSettings().database)
+        try:
+            return await store.verify_chains()
+        finally:
+            await store.close()
+
+    report = asyncio.run(verify())
+    if not report.ok:
+        raise _fail(f"journal broken: {report.broken} ({report.records} records verified before it)")
+    typer.echo(f"journal verified: {report.records} records in {report.chains} chains")
 
 
 @app.command()

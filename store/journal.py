@@ -22,9 +22,11 @@ from alembic.config import Config
 from sqlalchemy import Connection, delete, event, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from uuid6 import uuid7
 
 from canonical.envelope import Envelope
-from store.schema import AttemptRow, AuditRow, IdempotencyRow, MessageRow, OutboxRow, TransitionRow
+from store.chain import GENESIS, ChainBreak, ChainReport, link
+from store.schema import AttemptRow, AuditRow, ChainHeadRow, IdempotencyRow, MessageRow, OutboxRow, TransitionRow
 
 STATUSES = ("accepted", "routed", "sent", "delivered", "completed", "rejected", "retrying", "dead_lettered")
 FINAL = frozenset({"completed", "rejected"})
@@ -178,6 +180,9 @@ class Store:
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._lock_rows = engine.dialect.name == "postgresql"
+        # This process's hash chain: a new one per start, so writers never contend for one head.
+        self._chain = str(uuid7())
+        self._head, self._count = GENESIS, 0
 
     @classmethod
     async def open(cls, url: str, idempotency_days: int = 30) -> Store:
@@ -261,11 +266,26 @@ class Store:
                 (OutboxRow, loaded.outbox),
                 (AttemptRow, loaded.attempts),
             ]
+            head, count = self._head, self._count
+            for row in loaded.transitions:
+                row["chain"], row["prev_hash"] = self._chain, head
+                row["hash"] = head = link(head, row)
+            if loaded.transitions:
+                if count == 0:
+                    s.add(ChainHeadRow(chain=self._chain, head=head, count=len(loaded.transitions), updated_at=_now()))
+                else:
+                    await s.execute(
+                        update(ChainHeadRow)
+                        .where(ChainHeadRow.chain == self._chain)
+                        .values(head=head, count=count + len(loaded.transitions), updated_at=_now())
+                    )
+                count += len(loaded.transitions)
             for table, values in batched:
                 if values:
                     statement: Any = insert(table)
                     await s.execute(statement, values)
-            return results
+        self._head, self._count = head, count  # only once the commit went through
+        return results
 
     # -- acceptance ---------------------------------------------------------------------------
 
@@ -556,6 +576,58 @@ class Store:
                 }
                 for r in rows
             ]
+
+    async def verify_chains(self) -> ChainReport:
+        """Recompute every writer's hash chain and compare it with its recorded head and length."""
+        records, chains = 0, 0
+        async with self._session() as s:
+            heads = {h.chain: h for h in (await s.execute(select(ChainHeadRow))).scalars()}
+            query = (
+                select(TransitionRow)
+                .where(TransitionRow.chain.is_not(None))
+                .order_by(TransitionRow.chain, TransitionRow.seq)
+            )
+            chain, prev, length = None, GENESIS, 0
+
+            def ends_well(name: str | None) -> ChainBreak | None:
+                if name is None:
+                    return None
+                recorded = heads.pop(name, None)
+                if recorded is None:
+                    return ChainBreak(None, None, name, "no recorded head for this chain")
+                if recorded.head != prev or recorded.count != length:
+                    return ChainBreak(
+                        None,
+                        None,
+                        name,
+                        f"ends after {length} records, {recorded.count} were written: records deleted at its end",
+                    )
+                return None
+
+            async for row in await s.stream_scalars(query.execution_options(yield_per=2000)):
+                if row.chain != chain:
+                    if broken := ends_well(chain):
+                        return ChainReport(records, chains, broken)
+                    chain, prev, length, chains = row.chain, GENESIS, 0, chains + 1
+                fields = {
+                    "message_id": row.message_id,
+                    "status": row.status,
+                    "at": row.at,
+                    "actor": row.actor,
+                    "detail": row.detail,
+                }
+                if row.prev_hash != prev:
+                    problem = "does not follow the record before it: records deleted before it"
+                    return ChainReport(records, chains, ChainBreak(row.seq, row.message_id, str(chain), problem))
+                if link(prev, fields) != row.hash:
+                    problem = "its content does not match its hash: edited after it was written"
+                    return ChainReport(records, chains, ChainBreak(row.seq, row.message_id, str(chain), problem))
+                prev, length, records = str(row.hash), length + 1, records + 1
+            if broken := ends_well(chain):
+                return ChainReport(records, chains, broken)
+            for name in heads:  # a head whose every record is gone
+                return ChainReport(records, chains, ChainBreak(None, None, name, "all its records were deleted"))
+        return ChainReport(records, chains, None)
 
     async def prune_published_events(self, older_than: timedelta) -> int:
         """Drop outbox rows already published (HUB_EVT keeps the events; the journal keeps the history)."""

@@ -44,6 +44,10 @@ class TransitionRow(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     actor: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(Text, default="{}")
+    # Tamper evidence: each writer process chains its rows; see store/chain.py.
+    chain: Mapped[str | None] = mapped_column(String(36), index=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class AttemptRow(Base):
@@ -90,3 +94,14 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(200))
     detail: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class ChainHeadRow(Base):
+    """Where each writer's hash chain of transitions ends, updated in the same commit as its rows."""
+
+    __tablename__ = "chain_heads"
+
+    chain: Mapped[str] = mapped_column(String(36), primary_key=True)
+    head: Mapped[str] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

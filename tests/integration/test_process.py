@@ -141,3 +141,29 @@ def test_hub_on_an_external_nats_and_postgresql_completes_a_message(tmp_path: Pa
 
 def _start_with_env(tmp_path: Path) -> RunningHub:
     return start_hub(tmp_path / "home", hub_config(tmp_path / "config"), keep_env=True)
+
+
+def test_journal_verify_passes_on_the_running_hub_and_names_an_edited_record(hub: RunningHub, tmp_path: Path) -> None:
+    import shutil
+    import sqlite3
+
+    assert hub.cli("send", str(ROOT / "docs" / "samples" / "invoice.json"), "--wait", "30").returncode == 0
+    result = hub.cli("journal", "verify")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("journal verified: ") and " records in " in result.stdout
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    with sqlite3.connect(hub.home / "journal.sqlite3") as source, sqlite3.connect(copy / "journal.sqlite3") as target:
+        source.backup(target)  # a consistent copy, taken while the hub runs
+    with sqlite3.connect(copy / "journal.sqlite3") as db:
+        seq = db.execute("SELECT seq FROM transitions WHERE chain IS NOT NULL ORDER BY seq LIMIT 1").fetchone()[0]
+        db.execute("UPDATE transitions SET actor = 'mallory' WHERE seq = ?", (seq,))
+    broken = subprocess.run(
+        [HUB_BIN, "journal", "verify"],
+        env={**os.environ, "HUB_HOME": str(copy)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert broken.returncode == 1 and f"record {seq} " in broken.stderr and "edited" in broken.stderr
+    shutil.rmtree(copy)

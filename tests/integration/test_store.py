@@ -191,3 +191,63 @@ async def test_published_events_and_expired_keys_are_pruned(store: Store) -> Non
     await store.claim(expired, scope_of(expired))
     assert await store.purge_expired_keys() >= 1
     assert (await store.claim(env, scope_of(env))).new is False  # the unexpired key is kept
+
+
+async def _journal_some(store: Store, n: int = 5) -> list[str]:
+    ids = []
+    for _ in range(n):
+        env = envelope()
+        await store.ensure(env, scope_of(env))
+        await store.record(str(env.id), "routed", detail={"route": "r"})
+        ids.append(str(env.id))
+    return ids
+
+
+async def test_intact_journal_verifies_with_its_count(store: Store) -> None:
+    await _journal_some(store)
+    report = await store.verify_chains()
+    assert report.ok and report.records == 10 and report.chains == 1
+
+
+async def test_edited_row_is_named(store: Store) -> None:
+    from sqlalchemy import text
+
+    await _journal_some(store)
+    async with store.engine.begin() as conn:
+        seq = (await conn.execute(text("SELECT seq FROM transitions ORDER BY seq LIMIT 1 OFFSET 3"))).scalar_one()
+        await conn.execute(text('UPDATE transitions SET detail = \'{"route": "forged"}\' WHERE seq = :s'), {"s": seq})
+    report = await store.verify_chains()
+    assert report.broken is not None and report.broken.seq == seq and "edited" in report.broken.problem
+
+
+async def test_deleted_row_breaks_the_next_one(store: Store) -> None:
+    from sqlalchemy import text
+
+    await _journal_some(store)
+    async with store.engine.begin() as conn:
+        seqs = (await conn.execute(text("SELECT seq FROM transitions ORDER BY seq"))).scalars().all()
+        await conn.execute(text("DELETE FROM transitions WHERE seq = :s"), {"s": seqs[4]})
+    report = await store.verify_chains()
+    assert report.broken is not None and report.broken.seq == seqs[5] and "deleted" in report.broken.problem
+
+
+async def test_rows_deleted_at_the_end_are_found(store: Store) -> None:
+    from sqlalchemy import text
+
+    await _journal_some(store)
+    async with store.engine.begin() as conn:
+        last = (await conn.execute(text("SELECT max(seq) FROM transitions"))).scalar_one()
+        await conn.execute(text("DELETE FROM transitions WHERE seq = :s"), {"s": last})
+    report = await store.verify_chains()
+    assert report.broken is not None and "deleted at its end" in report.broken.problem
+
+
+async def test_each_writer_keeps_its_own_chain(store: Store) -> None:
+    await _journal_some(store, 2)
+    other = await Store.open(store.engine.url.render_as_string(hide_password=False))
+    try:
+        await _journal_some(other, 2)
+        report = await other.verify_chains()
+    finally:
+        await other.close()
+    assert report.ok and report.chains == 2 and report.records == 8
