@@ -6,6 +6,7 @@ adapter or version, weights that do not add up to 100) and fails with the path o
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ class AdapterVersion(BaseModel):
 class AdapterConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: str = Field(min_length=1)
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$", description="where the partner system is")
     versions: dict[str, AdapterVersion] = Field(min_length=1)
     retry: RetryPolicy = RetryPolicy()
     breaker: BreakerPolicy = BreakerPolicy()
@@ -95,6 +97,23 @@ class Route(BaseModel):
         return self
 
 
+class ExportAssessment(BaseModel):
+    """A completed cross-border data export assessment that lets important data leave."""
+
+    model_config = ConfigDict(extra="forbid")
+    reference: str = Field(min_length=1, max_length=64)
+    destination: str = Field(pattern=r"^[A-Z]{2}$")
+    types: list[str] = Field(min_length=1)
+    valid_from: date
+    valid_until: date
+
+
+class DataExport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    home_country: str = Field(default="CN", pattern=r"^[A-Z]{2}$")
+    assessments: list[ExportAssessment] = Field(default_factory=list)
+
+
 class RoutingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     adapters: dict[str, AdapterConfig]
@@ -102,6 +121,7 @@ class RoutingConfig(BaseModel):
     # Sandbox partners `hub run` starts, by name, with their simulator kind; a name used in a
     # "sandbox:NAME" url and not listed here is a `recorder`.
     sandboxes: dict[str, str] = Field(default_factory=dict)
+    data_export: DataExport = DataExport()
 
     @model_validator(mode="after")
     def _sandbox_kinds(self) -> RoutingConfig:

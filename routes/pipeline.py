@@ -23,6 +23,7 @@ from adapters.base import Adapter, AdapterError, PermanentError, TransientError
 from canonical.envelope import Envelope, idempotency_scope
 from routes import bus
 from routes.config import AdapterConfig, RoutingConfig
+from routes.export_guard import export_refusal
 from routes.retry import CircuitBreaker, backoff_delay
 from routes.rules import decide
 from store import Store
@@ -173,6 +174,16 @@ class Pipeline:
             refusal = ("no_route", f"no routing rule matches type {env.type!r} to {env.destination!r}")
         elif (decision.adapter, decision.version) not in self.lanes:
             refusal = ("adapter_unavailable", f"{decision.adapter}@{decision.version} is not running")
+        elif why := export_refusal(
+            env, self.routing.adapters[decision.adapter].country, self.routing.data_export, datetime.now(UTC).date()
+        ):
+            refusal = ("export_guard", why)
+            await self.store.audit(
+                "hub",
+                "export_guard.refused",
+                str(env.id),
+                {"classification": env.classification.value, "adapter": decision.adapter, "reason": why},
+            )
         if decision is None or refusal is not None:
             reason, error = refusal or ("no_route", "")
             await self.store.record(str(env.id), "rejected", detail={"reason": reason, "error": error, "by": "hub"})

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,16 @@ def hub_config(target: Path, partner_timeout_s: float = 2.0) -> Path:
     routes = yaml.safe_load((target / "routes.yaml").read_text())
     routes["adapters"]["factor-json"]["versions"]["v1"]["timeout_s"] = partner_timeout_s
     routes["routes"][0]["match"]["destination"] = "factor-json"
+    today = datetime.now(UTC).date()
+    routes["data_export"]["assessments"] = [
+        {
+            "reference": "EA-TEST",
+            "destination": "DE",
+            "types": ["trade.invoice"],
+            "valid_from": str(today - timedelta(days=1)),
+            "valid_until": str(today + timedelta(days=30)),
+        }
+    ]
     (target / "routes.yaml").write_text(yaml.safe_dump(routes))
     return target
 

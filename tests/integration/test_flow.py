@@ -259,3 +259,20 @@ def test_health_reports_nats_store_and_consumers(hub: RunningHub) -> None:
     body = health.json()
     assert body["ok"] is True and body["nats"] is True and body["store"] is True
     assert "router_pending" in body["consumers"]
+
+
+def test_export_guard_keeps_core_data_home_and_lets_assessed_important_data_out(hub: RunningHub) -> None:
+    core, important, core_allowed = invoice(), invoice(), invoice()
+    core["classification"] = "core"  # residency defaults to the home country, CN; factor-json is in DE
+    important["classification"] = "important"  # the test config holds an assessment for DE, trade.invoice
+    core_allowed.update(classification="core", residency=["CN", "DE"])
+    with hub.client() as client:
+        ids = [client.post("/v1/messages", json=body).json()["id"] for body in (core, important, core_allowed)]
+    states = [hub.wait_status(i, {"completed", "rejected", "dead_lettered"}) for i in ids]
+    assert [s["status"] for s in states] == ["rejected", "completed", "completed"]
+    refusal = states[0]["history"][-1]["detail"]
+    assert refusal["reason"] == "export_guard" and "core data may stay only in CN" in refusal["error"]
+    with hub.admin() as admin:
+        audit = admin.get("/admin/audit").json()
+    assert any(a["action"] == "export_guard.refused" and a["target"] == ids[0] for a in audit)
+    assert effects_for(hub, ids[0]) == []
