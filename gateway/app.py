@@ -1,6 +1,10 @@
 """The HTTP gateway: ingress API for institutions, admin API for operators, health."""
 
 import hmac
+import json
+import math
+import time
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
@@ -11,6 +15,7 @@ from canonical.registry import json_schemas
 from gateway.ingress import accept, envelope_from, read_body
 from gateway.problems import Problem
 from gateway.services import Services
+from security.access import RateLimiter, allowed, client_address
 from security.institutions import Institution, NotAuthenticated
 
 
@@ -39,13 +44,53 @@ def create_app(services: Services) -> FastAPI:
         errors = [Violation(".".join(str(p) for p in e["loc"]), e["type"], e["msg"]) for e in exc.errors()]
         return Problem(422, "invalid-request", "Invalid request", "; ".join(map(str, errors)), errors).response()
 
-    def institution(
-        x_api_key: Annotated[str | None, Header()] = None, authorization: Annotated[str | None, Header()] = None
+    limiter = RateLimiter()
+    alerted: dict[str, float] = {}
+
+    async def institution(
+        request: Request,
+        x_api_key: Annotated[str | None, Header()] = None,
+        authorization: Annotated[str | None, Header()] = None,
     ) -> Institution:
         try:
-            return services.institutions.authenticate(x_api_key or _bearer(authorization))
+            inst = services.institutions.authenticate(x_api_key or _bearer(authorization))
         except NotAuthenticated as exc:
             raise Problem(401, "unauthenticated", "Not authenticated", str(exc)) from None
+        peer = request.client.host if request.client else ""
+        address = client_address(peer, request.headers.get("x-forwarded-for"), services.tuning.gateway.trusted_proxies)
+        if not allowed(address, inst.ip_allowlist):
+            await services.store.audit(inst.id, "gateway.ip_refused", request.url.path, {"address": address})
+            raise Problem(
+                403, "ip-not-allowed", "Address not allowed", f"{inst.id} may not call from {address}", address=address
+            )
+        if inst.rate_limit is not None:
+            ok, wait_s = limiter.take(inst.id, inst.rate_limit)
+            if not ok:
+                await _rate_alert(inst.id, address)
+                raise Problem(
+                    429,
+                    "rate-limited",
+                    "Too many requests",
+                    f"{inst.id} may make {inst.rate_limit.per_second:g} calls/s (bursts of {inst.rate_limit.burst})",
+                    retry_after=max(1, math.ceil(wait_s)),
+                )
+        return inst
+
+    async def _rate_alert(institution_id: str, address: str) -> None:
+        # One audit entry and alert event per institution and minute, however hard it hammers.
+        now = time.monotonic()
+        if now - alerted.get(institution_id, -60.0) < 60:
+            return
+        alerted[institution_id] = now
+        await services.store.audit(institution_id, "gateway.rate_limited", "/v1", {"address": address})
+        alert = {
+            "level": "warning",
+            "kind": "rate_limit",
+            "institution": institution_id,
+            "address": address,
+            "at": datetime.now(UTC).isoformat(),
+        }
+        await services.js.publish("hub.evt.alert.warning", json.dumps(alert).encode())
 
     def operator(authorization: Annotated[str | None, Header()] = None) -> str:
         token = _bearer(authorization)
@@ -87,7 +132,7 @@ def create_app(services: Services) -> FastAPI:
     ) -> dict[str, Any]:
         token = x_api_key or _bearer(authorization)
         is_operator = bool(token) and hmac.compare_digest(token or "", services.admin_token)
-        caller = None if is_operator else institution(x_api_key, authorization)
+        caller = None if is_operator else await institution(request, x_api_key, authorization)
         view = await services.store.message(message_id)
         if view is None or (caller is not None and caller.id not in (view.source, view.destination)):
             raise Problem(404, "not-found", "No such message", f"no message {message_id} visible to the caller")

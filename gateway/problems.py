@@ -30,5 +30,7 @@ class Problem(Exception):
         if self.errors:
             body["errors"] = [{"loc": v.loc, "rule": v.rule, "detail": v.detail} for v in self.errors]
         body.update(self.extra)
-        headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else {}
+        if "retry_after" in self.extra:
+            headers["Retry-After"] = str(self.extra["retry_after"])
         return JSONResponse(body, status_code=self.status, media_type="application/problem+json", headers=headers)

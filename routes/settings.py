@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,6 +37,8 @@ class HubSettings(BaseSettings):
 class GatewayTuning(BaseModel):
     model_config = ConfigDict(extra="forbid")
     max_body_bytes: int = Field(default=1_048_576, gt=0)
+    # Proxies whose X-Forwarded-For is believed; from anyone else the socket's address counts.
+    trusted_proxies: list[IPv4Network | IPv6Network] = Field(default_factory=list)
 
 
 class JournalTuning(BaseModel):

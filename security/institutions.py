@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from canonical.envelope import ID_PATTERN
+from security.access import Network, RateLimit
 
 
 class Webhook(BaseModel):
@@ -34,6 +35,8 @@ class Institution(BaseModel):
     api_key_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     webhook: Webhook | None = None
     sandbox: bool = Field(default=False, description="a demo institution: dev credentials are generated")
+    ip_allowlist: list[Network] = Field(default_factory=list, description="CIDRs it may call from; empty: any")
+    rate_limit: RateLimit | None = None
 
     def may_send(self, message_type: str) -> bool:
         return any(fnmatch.fnmatchcase(message_type, pattern) for pattern in self.allowed_types)

@@ -50,6 +50,20 @@ def hub_config(target: Path, partner_timeout_s: float = 2.0) -> Path:
         }
     ]
     (target / "routes.yaml").write_text(yaml.safe_dump(routes))
+    partners = yaml.safe_load((target / "partners.yaml").read_text())
+    partners["institutions"].append(
+        {
+            "id": "limited-bank",
+            "sandbox": True,
+            "allowed_types": ["trade.*"],
+            "ip_allowlist": ["127.0.0.1/32", "127.0.0.3/32"],
+            "rate_limit": {"per_second": 2, "burst": 3},
+        }
+    )
+    (target / "partners.yaml").write_text(yaml.safe_dump(partners))
+    (target / "hub.toml").write_text(
+        (target / "hub.toml").read_text().replace("[gateway]\n", '[gateway]\ntrusted_proxies = ["127.0.0.4/32"]\n')
+    )
     return target
 
 

@@ -7,9 +7,11 @@ import asyncio
 import copy
 import json
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import nats
 import pytest
 
@@ -158,3 +160,66 @@ class TestRefusedWithoutTrace:
         body = {**copy.deepcopy(invoice()), "idempotency_key": "a"}
         status, problem = post(hub, json_body=body, headers={"idempotency-key": "b"})
         assert status == 422 and locs(problem) == {"idempotency_key": "matches_header"}
+
+
+def from_address(hub: RunningHub, address: str, institution: str = "limited-bank") -> httpx.Client:
+    transport = httpx.HTTPTransport(local_address=address)
+    return httpx.Client(
+        base_url=hub.url,
+        transport=transport,
+        headers={"x-api-key": hub.api_key(institution)},
+        timeout=10,
+        trust_env=False,
+    )
+
+
+@pytest.mark.usefixtures("untouched")
+def test_call_from_an_address_outside_the_allowlist_is_refused_and_audited(hub: RunningHub) -> None:
+    with from_address(hub, "127.0.0.2") as client:
+        answer = client.post("/v1/messages", json=invoice())
+    assert answer.status_code == 403 and answer.json()["type"].endswith("ip-not-allowed")
+    assert answer.json()["address"] == "127.0.0.2"
+    with hub.admin() as admin:
+        audit = admin.get("/admin/audit").json()
+    assert any(a["action"] == "gateway.ip_refused" and a["detail"]["address"] == "127.0.0.2" for a in audit)
+
+
+def test_forwarded_for_counts_only_behind_a_trusted_proxy(hub: RunningHub) -> None:
+    unknown = "/v1/messages/00000000-0000-7000-8000-000000000000"  # 404 once the caller is let in
+    with from_address(hub, "127.0.0.4") as proxy:  # a trusted proxy in the test config
+        assert proxy.get(unknown, headers={"x-forwarded-for": "127.0.0.3"}).status_code == 404
+        assert proxy.get(unknown, headers={"x-forwarded-for": "127.0.0.9"}).status_code == 403
+    with from_address(hub, "127.0.0.2") as stranger:  # not a proxy: its header changes nothing
+        assert stranger.get(unknown, headers={"x-forwarded-for": "127.0.0.3"}).status_code == 403
+
+
+def test_rate_limit_answers_429_with_retry_after_and_raises_an_alert(hub: RunningHub) -> None:
+    async def alert_after(trigger: Callable[[], list[int]]) -> tuple[list[int], dict[str, Any] | None]:
+        nc = await nats.connect(hub.info["nats_url"])
+        try:
+            sub = await nc.jetstream().subscribe(
+                "hub.evt.alert.>", ordered_consumer=True, deliver_policy=nats.js.api.DeliverPolicy.NEW
+            )
+            statuses = await asyncio.to_thread(trigger)
+            try:
+                msg = await sub.next_msg(timeout=5)
+            except TimeoutError:
+                return statuses, None
+            return statuses, json.loads(msg.data)
+        finally:
+            await nc.close()
+
+    unknown = "/v1/messages/00000000-0000-7000-8000-000000000001"
+    answers: list[httpx.Response] = []
+
+    def burst() -> list[int]:
+        time.sleep(1.6)  # a full bucket (3 at 2/s), whatever other tests of limited-bank spent
+        with from_address(hub, "127.0.0.3") as client:
+            answers.extend(client.get(unknown) for _ in range(6))
+        return [a.status_code for a in answers]
+
+    statuses, alert = asyncio.run(alert_after(burst))
+    assert statuses[:3] == [404, 404, 404] and statuses[-1] == 429
+    limited = next(a for a in answers if a.status_code == 429)
+    assert int(limited.headers["retry-after"]) >= 1 and limited.json()["type"].endswith("rate-limited")
+    assert alert is not None and alert["kind"] == "rate_limit" and alert["institution"] == "limited-bank"
