@@ -150,13 +150,19 @@ class Pipeline:
 
         await pull_loop(self.js, "HUB_IN", bus.ROUTER, "hub.in.>", self.route, self.stop_event, capacity)
 
-    async def route(self, msg: Msg) -> None:
+    async def _readable(self, msg: Msg, stage: str) -> Envelope | None:
+        """The message's Envelope; an unreadable one (only an internal publisher can send that: the
+        gateway validates) is audited with the evidence and termed, since no retry can read it."""
         try:
-            env = Envelope.from_bytes(msg.data)
+            return Envelope.from_bytes(msg.data)
         except ValidationError as exc:
-            # Only internal publishers can get here (the gateway validates): keep the evidence, stop it.
-            await self.store.audit("hub", "router.unreadable", msg.subject, {"error": str(exc)[:2000]})
+            await self.store.audit("hub", f"{stage}.unreadable", msg.subject, {"error": str(exc)[:2000]})
             await msg.term()
+            return None
+
+    async def route(self, msg: Msg) -> None:
+        env = await self._readable(msg, "router")
+        if env is None:
             return
         view, owner = await self.store.ensure(env, scope_of(env))
         if not owner:
@@ -230,11 +236,8 @@ class Pipeline:
         )
 
     async def deliver(self, lane: Lane, msg: Msg) -> None:
-        try:
-            env = Envelope.from_bytes(msg.data)
-        except ValidationError as exc:
-            await self.store.audit("hub", "deliver.unreadable", msg.subject, {"error": str(exc)[:2000]})
-            await msg.term()
+        env = await self._readable(msg, "deliver")
+        if env is None:
             return
         mid = str(env.id)
         if lane.breaker.allows() == 0 or lane.paused.is_set():
