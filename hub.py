@@ -32,7 +32,9 @@ from routes.outbox import OutboxRelay
 from routes.pipeline import Lane, Pipeline
 from routes.retry import CircuitBreaker
 from routes.settings import HubSettings, HubTuning
-from security.institutions import Institutions
+from security import jose
+from security.institutions import Institutions, dev_keys_path
+from security.signatures import NonceGuard, SignedRequests
 from store import Store
 from store.chain import ChainReport
 
@@ -123,6 +125,7 @@ class Hub:
         self.switches = PauseSwitches(kv, apply)
         await self.switches.start(sorted(self.routing.adapters))
         self.admin_token = secrets.token_urlsafe(32)
+        nonces = await NonceGuard.open(self.js)
         self.services = Services(
             self.store,
             self.nc,
@@ -133,6 +136,7 @@ class Hub:
             self.admin_token,
             self._adapter_info,
             self._set_paused,
+            nonces=nonces,
         )
         self.server = _Server(
             uvicorn.Config(
@@ -417,7 +421,10 @@ def send(
         headers["content-type"] = "text/plain"  # SWIFT FIN
     if idempotency_key:
         headers["idempotency-key"] = idempotency_key
-    with httpx.Client(base_url=info["http_url"], timeout=30, trust_env=False) as client:
+    signing = dev_keys_path(Path(info["home"]) / "credentials.json")
+    keys = json.loads(signing.read_text()) if signing.exists() else {}
+    auth: httpx.Auth | None = SignedRequests(jose.import_jwk(keys[who]), creds[who]) if who in keys else None
+    with httpx.Client(base_url=info["http_url"], timeout=30, trust_env=False, auth=auth) as client:
         accepted = _check(client.post("/v1/messages", content=body, headers=headers))
         if wait is None:
             _print(accepted, as_json)

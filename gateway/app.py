@@ -11,12 +11,15 @@ from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
+from canonical.errors import Violation
 from canonical.registry import json_schemas
 from gateway.ingress import accept, envelope_from, read_body
 from gateway.problems import Problem
 from gateway.services import Services
 from security.access import RateLimiter, allowed, client_address
 from security.institutions import Institution, NotAuthenticated
+from security.signatures import HEADER as SIGNATURE_HEADER
+from security.signatures import SignatureRefused, verify_request
 
 
 def _bearer(authorization: str | None) -> str | None:
@@ -39,7 +42,6 @@ def create_app(services: Services) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        from canonical.errors import Violation
 
         errors = [Violation(".".join(str(p) for p in e["loc"]), e["type"], e["msg"]) for e in exc.errors()]
         return Problem(422, "invalid-request", "Invalid request", "; ".join(map(str, errors)), errors).response()
@@ -76,6 +78,27 @@ def create_app(services: Services) -> FastAPI:
                 )
         return inst
 
+    async def check_signature(request: Request, body: bytes, inst: Institution) -> None:
+        assert services.nonces is not None, "the hub opens the nonce guard before serving"
+        try:
+            await verify_request(
+                request.headers.get(SIGNATURE_HEADER),
+                body,
+                inst.id,
+                services.institutions.keys_of(),
+                services.nonces,
+                inst.require_signature,
+            )
+        except SignatureRefused as exc:
+            await services.store.audit(inst.id, "gateway.signature_refused", request.url.path, {"rule": exc.rule})
+            raise Problem(
+                409 if exc.rule == "replayed" else 401,
+                exc.rule.replace("_", "-"),
+                "Request signature refused",
+                exc.detail,
+                [Violation(SIGNATURE_HEADER, exc.rule, exc.detail)],
+            ) from None
+
     async def _rate_alert(institution_id: str, address: str) -> None:
         # One audit entry and alert event per institution and minute, however hard it hammers.
         now = time.monotonic()
@@ -106,6 +129,7 @@ def create_app(services: Services) -> FastAPI:
         request: Request, inst: Caller, idempotency_key: Annotated[str | None, Header()] = None
     ) -> JSONResponse:
         body = await read_body(request, services.tuning.gateway.max_body_bytes)
+        await check_signature(request, body, inst)
         env = envelope_from(body, request.headers.get("content-type", "").lower(), inst, idempotency_key)
         if not inst.may_send(env.type):
             raise Problem(

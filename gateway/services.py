@@ -12,6 +12,7 @@ from nats.js import JetStreamContext
 from routes.pipeline import Pipeline
 from routes.settings import HubTuning
 from security.institutions import Institutions
+from security.signatures import NonceGuard
 from store import Store
 
 
@@ -26,5 +27,6 @@ class Services:
     admin_token: str
     adapters: Callable[[], Awaitable[list[dict[str, Any]]]]
     set_paused: Callable[[str, bool, str], Awaitable[None]]
+    nonces: NonceGuard | None = None  # request-signature replay guard (NATS KV)
     started: bool = False
     extra: dict[str, Any] = field(default_factory=dict)

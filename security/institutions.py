@@ -13,11 +13,13 @@ import json
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from canonical.envelope import ID_PATTERN
+from security import jose
 from security.access import Network, RateLimit
 
 
@@ -37,6 +39,8 @@ class Institution(BaseModel):
     sandbox: bool = Field(default=False, description="a demo institution: dev credentials are generated")
     ip_allowlist: list[Network] = Field(default_factory=list, description="CIDRs it may call from; empty: any")
     rate_limit: RateLimit | None = None
+    jwks: list[dict[str, Any]] = Field(default_factory=list, description="public keys its request signatures use")
+    require_signature: bool = Field(default=False, description="refuse its requests without X-Hub-Signature")
 
     def may_send(self, message_type: str) -> bool:
         return any(fnmatch.fnmatchcase(message_type, pattern) for pattern in self.allowed_types)
@@ -60,18 +64,28 @@ class Institutions:
 
     def __init__(self, institutions: list[Institution]) -> None:
         self._by_id = {i.id: i for i in institutions}
+        self._keys = {i.id: [jose.import_jwk(k) for k in i.jwks] for i in institutions}  # refuses bad JWKs early
 
     @classmethod
     def load(cls, path: Path, credentials: Path | None = None) -> Institutions:
-        """Load partners.yaml; sandbox institutions without a key get one kept in `credentials` (0600)."""
+        """Load partners.yaml. Sandbox institutions without credentials get an API key and an
+        Ed25519 signing key, kept in `credentials` and `<credentials>.keys` (0600)."""
         parsed = PartnersFile.model_validate(yaml.safe_load(path.read_text()) or {})
         keys = ensure_dev_credentials(parsed.institutions, credentials) if credentials else {}
-        return cls(
-            [
-                i.model_copy(update={"api_key_sha256": _digest(keys[i.id])}) if i.id in keys else i
-                for i in parsed.institutions
-            ]
-        )
+        signing = ensure_dev_signing_keys(parsed.institutions, dev_keys_path(credentials)) if credentials else {}
+        loaded = []
+        for inst in parsed.institutions:
+            update: dict[str, Any] = {}
+            if inst.id in keys:
+                update["api_key_sha256"] = _digest(keys[inst.id])
+            if inst.id in signing:
+                update["jwks"] = [*inst.jwks, jose.import_jwk(signing[inst.id]).public_jwk()]
+            loaded.append(inst.model_copy(update=update))
+        return cls(loaded)
+
+    def keys_of(self) -> dict[str, list[jose.HubKey]]:
+        """Every institution's registered public keys, for verifying its signatures."""
+        return self._keys
 
     def get(self, institution_id: str) -> Institution | None:
         return self._by_id.get(institution_id)
@@ -89,16 +103,34 @@ class Institutions:
         raise NotAuthenticated("the credential matches no registered institution")
 
 
+def dev_keys_path(credentials: Path) -> Path:
+    return credentials.with_name("signing-keys.json")
+
+
+def ensure_dev_signing_keys(institutions: list[Institution], path: Path) -> dict[str, dict[str, Any]]:
+    """Private signing JWKs of sandbox institutions that register no keys, generated once."""
+    keys: dict[str, dict[str, Any]] = json.loads(path.read_text()) if path.exists() else {}
+    missing = [i.id for i in institutions if i.sandbox and not i.jwks and i.id not in keys]
+    if missing:
+        keys.update({iid: jose.generate_key("Ed25519", f"{iid}-dev-1").private_jwk() for iid in missing})
+        _write_private(path, keys)
+    return keys
+
+
+def _write_private(path: Path, value: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(value, fh, indent=2)
+    tmp.replace(path)
+
+
 def ensure_dev_credentials(institutions: list[Institution], path: Path) -> dict[str, str]:
     """API keys of sandbox institutions, generated once and kept readable by the owner only."""
     keys: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     missing = [i.id for i in institutions if i.sandbox and not i.api_key_sha256 and i.id not in keys]
     if missing:
         keys.update({iid: "hk_" + secrets.token_urlsafe(24) for iid in missing})
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(keys, fh, indent=2)
-        tmp.replace(path)
+        _write_private(path, keys)
     return keys

@@ -22,6 +22,9 @@ import httpx
 import pytest
 import yaml
 
+from security.jose import import_jwk
+from security.signatures import SignedRequests
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 HUB_BIN = str(Path(sys.executable).parent / "hub")
@@ -84,9 +87,18 @@ class RunningHub:
     def api_key(self, institution: str = "bank-a") -> str:
         return str(json.loads((self.home / "credentials.json").read_text())[institution])
 
-    def client(self, institution: str = "bank-a") -> httpx.Client:
+    def signer(self, institution: str = "bank-a") -> SignedRequests | None:
+        """Signs like the institution's own systems would, with its dev key (None if it has none)."""
+        keys = json.loads((self.home / "signing-keys.json").read_text())
+        return SignedRequests(import_jwk(keys[institution]), self.api_key(institution)) if institution in keys else None
+
+    def client(self, institution: str = "bank-a", signed: bool = True) -> httpx.Client:
         return httpx.Client(
-            base_url=self.url, headers={"x-api-key": self.api_key(institution)}, timeout=30, trust_env=False
+            base_url=self.url,
+            headers={"x-api-key": self.api_key(institution)},
+            timeout=30,
+            trust_env=False,
+            auth=self.signer(institution) if signed else None,
         )
 
     def admin(self) -> httpx.Client:

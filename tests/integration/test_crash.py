@@ -29,7 +29,12 @@ def alive(pid: int) -> bool:
 async def submit_all(hub: RunningHub, n: int) -> list[str]:
     limits = httpx.Limits(max_connections=32)
     async with httpx.AsyncClient(
-        base_url=hub.url, headers={"x-api-key": hub.api_key()}, limits=limits, timeout=60, trust_env=False
+        base_url=hub.url,
+        headers={"x-api-key": hub.api_key()},
+        limits=limits,
+        auth=hub.signer(),
+        timeout=60,
+        trust_env=False,
     ) as client:
         answers = await asyncio.gather(*(client.post("/v1/messages", json=invoice()) for _ in range(n)))
     assert all(a.status_code == 202 for a in answers), [a.text for a in answers if a.status_code != 202][:3]
