@@ -160,25 +160,30 @@ class BusinessHeaderFields(_Model):
     created_at: datetime | None = None  # None: the renderer stamps the time of rendering
 
 
-@message_type("payment.credit_transfer")
-class CreditTransfer(BusinessHeaderFields):
-    """A customer credit transfer (pacs.008 / MT103)."""
+class InterbankTransfer(BusinessHeaderFields):
+    """What every interbank credit transfer (pacs.008, pacs.009) carries: ids, settlement, agents."""
 
     uetr: Uetr
     instruction_id: Reference | None = None
     end_to_end_id: Reference
-    transaction_id: Reference | None = None
     settlement_amount: Money
     settlement_date: date
     settlement_method: SettlementMethod = SettlementMethod.INDA
-    instructed_amount: Money | None = None
-    exchange_rate: Decimal | None = Field(default=None, gt=0, max_digits=11, decimal_places=10)
-    charge_bearer: ChargeBearer
-    charges: list[Charge] = Field(default_factory=list)
     instructing_agent: Bic | None = None
     instructed_agent: Bic | None = None
     instructing_reimbursement_agent: Bic | None = None
     instructed_reimbursement_agent: Bic | None = None
+
+
+@message_type("payment.credit_transfer")
+class CreditTransfer(InterbankTransfer):
+    """A customer credit transfer (pacs.008 / MT103)."""
+
+    transaction_id: Reference | None = None
+    instructed_amount: Money | None = None
+    exchange_rate: Decimal | None = Field(default=None, gt=0, max_digits=11, decimal_places=10)
+    charge_bearer: ChargeBearer
+    charges: list[Charge] = Field(default_factory=list)
     intermediary_agent: Agent | None = None
     debtor: Party
     debtor_agent: Agent
@@ -202,19 +207,9 @@ class UnderlyingCustomerTransfer(_Model):
 
 
 @message_type("payment.fi_transfer")
-class FiTransfer(BusinessHeaderFields):
+class FiTransfer(InterbankTransfer):
     """A financial institution credit transfer (pacs.009 / MT202, cover variant MT202COV)."""
 
-    uetr: Uetr
-    instruction_id: Reference | None = None
-    end_to_end_id: Reference
-    settlement_amount: Money
-    settlement_date: date
-    settlement_method: SettlementMethod = SettlementMethod.INDA
-    instructing_agent: Bic | None = None
-    instructed_agent: Bic | None = None
-    instructing_reimbursement_agent: Bic | None = None
-    instructed_reimbursement_agent: Bic | None = None
     intermediary_agent: Bic | None = None
     debtor: Bic
     debtor_agent: Bic | None = None

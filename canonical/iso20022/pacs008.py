@@ -6,8 +6,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from canonical.iso20022.parties import read_agent, read_bic, read_party, write_agent, write_bic, write_party
-from canonical.iso20022.tree import Reader, Writer, amount_text, iso_datetime
-from canonical.payments import ChargeBearer, CreditTransfer, SettlementMethod
+from canonical.iso20022.transfer import read_frame, write_frame
+from canonical.iso20022.tree import Reader, Writer, amount_text
+from canonical.payments import ChargeBearer, CreditTransfer
 
 DEFINITION = "pacs.008.001.08"
 ROOT = "FIToFICstmrCdtTrf"
@@ -21,23 +22,12 @@ def read(doc: Reader) -> CreditTransfer:
     rate = tx.text("XchgRate")
     return CreditTransfer.model_validate(
         dict(
-            message_id=msg.need("GrpHdr/MsgId"),
-            created_at=msg.datetime("GrpHdr/CreDtTm"),
-            settlement_method=SettlementMethod(msg.need("GrpHdr/SttlmInf/SttlmMtd")),
-            instructing_reimbursement_agent=read_bic(msg, "GrpHdr/SttlmInf/InstgRmbrsmntAgt"),
-            instructed_reimbursement_agent=read_bic(msg, "GrpHdr/SttlmInf/InstdRmbrsmntAgt"),
-            instruction_id=tx.text("PmtId/InstrId"),
-            end_to_end_id=tx.need("PmtId/EndToEndId"),
+            **read_frame(msg, tx),
             transaction_id=tx.text("PmtId/TxId"),
-            uetr=tx.need("PmtId/UETR"),
-            settlement_amount=tx.money("IntrBkSttlmAmt"),
-            settlement_date=tx.date("IntrBkSttlmDt"),
             instructed_amount=tx.money("InstdAmt"),
             exchange_rate=Decimal(rate) if rate else None,
             charge_bearer=ChargeBearer(tx.need("ChrgBr")),
             charges=[{"amount": c.money("Amt"), "agent": read_bic(c, "Agt")} for c in tx.all("ChrgsInf")],
-            instructing_agent=read_bic(tx, "InstgAgt"),
-            instructed_agent=read_bic(tx, "InstdAgt"),
             intermediary_agent=read_agent(tx.find("IntrmyAgt1")),
             debtor=read_party(tx.find("Dbtr"), tx.find("DbtrAcct")),
             debtor_agent=read_agent(tx.find("DbtrAgt")),
@@ -51,24 +41,7 @@ def read(doc: Reader) -> CreditTransfer:
 
 
 def write(ct: CreditTransfer, now: datetime) -> Writer:
-    doc = Writer.root(f"urn:iso:std:iso:20022:tech:xsd:{DEFINITION}", "Document")
-    msg = doc.add(ROOT)
-    hdr = msg.add("GrpHdr")
-    hdr.add("MsgId", ct.message_id)
-    hdr.add("CreDtTm", iso_datetime(ct.created_at or now))
-    hdr.add("NbOfTxs", "1")
-    sttlm = hdr.add("SttlmInf")
-    sttlm.add("SttlmMtd", ct.settlement_method.value)
-    write_bic(sttlm, "InstgRmbrsmntAgt", ct.instructing_reimbursement_agent)
-    write_bic(sttlm, "InstdRmbrsmntAgt", ct.instructed_reimbursement_agent)
-    tx = msg.add("CdtTrfTxInf")
-    pmt = tx.add("PmtId")
-    pmt.opt("InstrId", ct.instruction_id)
-    pmt.add("EndToEndId", ct.end_to_end_id)
-    pmt.opt("TxId", ct.transaction_id)
-    pmt.add("UETR", ct.uetr)
-    tx.money("IntrBkSttlmAmt", ct.settlement_amount)
-    tx.add("IntrBkSttlmDt", ct.settlement_date.isoformat())
+    doc, tx = write_frame(DEFINITION, ROOT, ct, now, transaction_id=ct.transaction_id)
     tx.money("InstdAmt", ct.instructed_amount)
     if ct.exchange_rate is not None:
         tx.add("XchgRate", amount_text(ct.exchange_rate))

@@ -15,8 +15,9 @@ from canonical.iso20022.parties import (
     write_bic,
     write_party,
 )
-from canonical.iso20022.tree import Reader, Writer, iso_datetime
-from canonical.payments import FiTransfer, SettlementMethod, UnderlyingCustomerTransfer
+from canonical.iso20022.transfer import read_frame, write_frame
+from canonical.iso20022.tree import Reader, Writer
+from canonical.payments import FiTransfer, UnderlyingCustomerTransfer
 
 DEFINITION = "pacs.009.001.08"
 ROOT = "FICdtTrf"
@@ -29,18 +30,7 @@ def read(doc: Reader) -> FiTransfer:
     underlying = tx.find("UndrlygCstmrCdtTrf")
     return FiTransfer.model_validate(
         dict(
-            message_id=msg.need("GrpHdr/MsgId"),
-            created_at=msg.datetime("GrpHdr/CreDtTm"),
-            settlement_method=SettlementMethod(msg.need("GrpHdr/SttlmInf/SttlmMtd")),
-            instructing_reimbursement_agent=read_bic(msg, "GrpHdr/SttlmInf/InstgRmbrsmntAgt"),
-            instructed_reimbursement_agent=read_bic(msg, "GrpHdr/SttlmInf/InstdRmbrsmntAgt"),
-            instruction_id=tx.text("PmtId/InstrId"),
-            end_to_end_id=tx.need("PmtId/EndToEndId"),
-            uetr=tx.need("PmtId/UETR"),
-            settlement_amount=tx.money("IntrBkSttlmAmt"),
-            settlement_date=tx.date("IntrBkSttlmDt"),
-            instructing_agent=read_bic(tx, "InstgAgt"),
-            instructed_agent=read_bic(tx, "InstdAgt"),
+            **read_frame(msg, tx),
             intermediary_agent=read_bic(tx, "IntrmyAgt1"),
             debtor=read_bic(tx, "Dbtr"),
             debtor_agent=read_bic(tx, "DbtrAgt"),
@@ -67,23 +57,7 @@ def _read_underlying(u: Reader) -> dict[str, Any]:
 
 
 def write(ft: FiTransfer, now: datetime) -> Writer:
-    doc = Writer.root(f"urn:iso:std:iso:20022:tech:xsd:{DEFINITION}", "Document")
-    msg = doc.add(ROOT)
-    hdr = msg.add("GrpHdr")
-    hdr.add("MsgId", ft.message_id)
-    hdr.add("CreDtTm", iso_datetime(ft.created_at or now))
-    hdr.add("NbOfTxs", "1")
-    sttlm = hdr.add("SttlmInf")
-    sttlm.add("SttlmMtd", ft.settlement_method.value)
-    write_bic(sttlm, "InstgRmbrsmntAgt", ft.instructing_reimbursement_agent)
-    write_bic(sttlm, "InstdRmbrsmntAgt", ft.instructed_reimbursement_agent)
-    tx = msg.add("CdtTrfTxInf")
-    pmt = tx.add("PmtId")
-    pmt.opt("InstrId", ft.instruction_id)
-    pmt.add("EndToEndId", ft.end_to_end_id)
-    pmt.add("UETR", ft.uetr)
-    tx.money("IntrBkSttlmAmt", ft.settlement_amount)
-    tx.add("IntrBkSttlmDt", ft.settlement_date.isoformat())
+    doc, tx = write_frame(DEFINITION, ROOT, ft, now)
     write_bic(tx, "InstgAgt", ft.instructing_agent)
     write_bic(tx, "InstdAgt", ft.instructed_agent)
     write_bic(tx, "IntrmyAgt1", ft.intermediary_agent)
