@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -25,11 +24,12 @@ from routes import bus
 from routes.config import AdapterConfig, RoutingConfig
 from routes.export_guard import export_refusal
 from routes.retry import CircuitBreaker, backoff_delay
-from routes.rules import decide
+from routes.rules import Decision, decide
 from store import Store
 
 log = logging.getLogger("hub.pipeline")
 REPLAY_HEADER = "Hub-Replay"
+CORRELATION_HEADER = "Hub-Correlation"
 ROUTER_IN_FLIGHT = 256
 
 
@@ -175,35 +175,41 @@ class Pipeline:
             await msg.ack()
             return
         decision = decide(self.routing, env)
-        refusal: tuple[str, str] | None = None
-        if decision is None:
-            refusal = ("no_route", f"no routing rule matches type {env.type!r} to {env.destination!r}")
-        elif (decision.adapter, decision.version) not in self.lanes:
-            refusal = ("adapter_unavailable", f"{decision.adapter}@{decision.version} is not running")
-        elif why := export_refusal(
-            env, self.routing.adapters[decision.adapter].country, self.routing.data_export, datetime.now(UTC).date()
-        ):
-            refusal = ("export_guard", why)
-            await self.store.audit(
-                "hub",
-                "export_guard.refused",
-                str(env.id),
-                {"classification": env.classification.value, "adapter": decision.adapter, "reason": why},
-            )
-        if decision is None or refusal is not None:
-            reason, error = refusal or ("no_route", "")
+        refusal = await self._refusal(env, decision)
+        if refusal is not None:
+            reason, error = refusal
             await self.store.record(str(env.id), "rejected", detail={"reason": reason, "error": error, "by": "hub"})
             await msg.ack()
             return
+        assert decision is not None  # _refusal refuses a message no rule matches
         await self._publish_out(env, decision.adapter, decision.version)
         await self.store.record(
             str(env.id), "routed", detail=decision.as_json(), adapter=decision.adapter, version=decision.version
         )
         await msg.ack()
 
+    async def _refusal(self, env: Envelope, decision: Decision | None) -> tuple[str, str] | None:
+        """(reason, error) if `env` may not go where `decision` sends it; export refusals are audited."""
+        if decision is None:
+            return "no_route", f"no routing rule matches type {env.type!r} to {env.destination!r}"
+        if (decision.adapter, decision.version) not in self.lanes:
+            return "adapter_unavailable", f"{decision.adapter}@{decision.version} is not running"
+        country = self.routing.adapters[decision.adapter].country
+        why = export_refusal(env, country, self.routing.data_export, datetime.now(UTC).date())
+        if why is None:
+            return None
+        detail = {"classification": env.classification.value, "adapter": decision.adapter, "reason": why}
+        await self.store.audit("hub", "export_guard.refused", str(env.id), detail)
+        return "export_guard", why
+
     async def _publish_out(self, env: Envelope, adapter: str, version: str, replay: int = 0) -> None:
         msg_id = f"{env.id}:out" if not replay else f"{env.id}:replay:{replay}"
-        headers = {"Nats-Msg-Id": msg_id, **({REPLAY_HEADER: str(replay)} if replay else {})}
+        # The correlation rides in a header so delivery keeps order without parsing each message twice.
+        headers = {
+            "Nats-Msg-Id": msg_id,
+            CORRELATION_HEADER: env.correlation_id,
+            **({REPLAY_HEADER: str(replay)} if replay else {}),
+        }
         await self.js.publish(bus.out_subject(adapter, version), env.to_bytes(), headers=headers)
 
     # -- delivery -----------------------------------------------------------------------------
@@ -343,7 +349,4 @@ def _forget_tail(tails: dict[str, asyncio.Task[None]], key: str) -> Callable[[as
 
 
 def _correlation(msg: Msg) -> str:
-    try:
-        return str(json.loads(msg.data).get("correlation_id", ""))
-    except (ValueError, AttributeError):
-        return ""
+    return (msg.headers or {}).get(CORRELATION_HEADER, "")

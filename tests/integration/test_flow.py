@@ -276,3 +276,25 @@ def test_export_guard_keeps_core_data_home_and_lets_assessed_important_data_out(
         audit = admin.get("/admin/audit").json()
     assert any(a["action"] == "export_guard.refused" and a["target"] == ids[0] for a in audit)
     assert effects_for(hub, ids[0]) == []
+
+
+def test_routed_messages_carry_their_correlation_for_ordered_delivery(hub: RunningHub) -> None:
+    import asyncio
+
+    import nats
+
+    correlation = f"order-{uuid.uuid4()}"
+    with hub.client() as client:
+        mid = client.post("/v1/messages", json=invoice(correlation)).json()["id"]
+    hub.wait_status(mid, {"completed"})
+
+    async def last_routed() -> Any:
+        nc = await nats.connect(hub.info["nats_url"])
+        try:
+            return await nc.jetstream().get_last_msg("HUB_OUT", "hub.out.factor-json.v1")
+        finally:
+            await nc.close()
+
+    routed = asyncio.run(last_routed())
+    assert json.loads(routed.data)["id"] == mid  # tests share the hub one at a time
+    assert routed.headers["Hub-Correlation"] == correlation
