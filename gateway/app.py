@@ -115,9 +115,11 @@ def create_app(services: Services) -> FastAPI:
         }
         await services.js.publish("hub.evt.alert.warning", json.dumps(alert).encode())
 
+    def is_operator(token: str | None) -> bool:
+        return token is not None and hmac.compare_digest(token, services.admin_token)
+
     def operator(authorization: Annotated[str | None, Header()] = None) -> str:
-        token = _bearer(authorization)
-        if not token or not hmac.compare_digest(token, services.admin_token):
+        if not is_operator(_bearer(authorization)):
             raise Problem(401, "unauthenticated", "Not authenticated", "the admin API needs the operator token")
         return "local-admin"
 
@@ -154,9 +156,8 @@ def create_app(services: Services) -> FastAPI:
         x_api_key: Annotated[str | None, Header()] = None,
         authorization: Annotated[str | None, Header()] = None,
     ) -> dict[str, Any]:
-        token = x_api_key or _bearer(authorization)
-        is_operator = bool(token) and hmac.compare_digest(token or "", services.admin_token)
-        caller = None if is_operator else await institution(request, x_api_key, authorization)
+        operator_call = is_operator(x_api_key or _bearer(authorization))
+        caller = None if operator_call else await institution(request, x_api_key, authorization)
         view = await services.store.message(message_id)
         if view is None or (caller is not None and caller.id not in (view.source, view.destination)):
             raise Problem(404, "not-found", "No such message", f"no message {message_id} visible to the caller")

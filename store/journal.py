@@ -625,7 +625,8 @@ class Store:
                 prev, length, records = str(row.hash), length + 1, records + 1
             if broken := ends_well(chain):
                 return ChainReport(records, chains, broken)
-            for name in heads:  # a head whose every record is gone
+            if heads:  # a head whose every record is gone
+                name = next(iter(heads))
                 return ChainReport(records, chains, ChainBreak(None, None, name, "all its records were deleted"))
         return ChainReport(records, chains, None)
 
