@@ -7,6 +7,7 @@ JetStream drops the duplicates a crash or a second hub instance would cause.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -30,7 +31,6 @@ class OutboxRelay:
         """`webhook_statuses(institution)` lists the statuses that institution wants notified."""
         self.js, self.store = js, store
         self._statuses = webhook_statuses
-        self.wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -39,7 +39,6 @@ class OutboxRelay:
 
     async def stop(self) -> None:
         self._stop.set()
-        self.wake.set()
         if self._task:
             await self._task
 
@@ -55,12 +54,9 @@ class OutboxRelay:
                 log.warning("outbox relay: %s; retrying", exc)
                 published = 0
                 await asyncio.sleep(1.0)
-            if published == 0:
-                self.wake.clear()
-                try:
-                    await asyncio.wait_for(self.wake.wait(), timeout=0.2)
-                except TimeoutError:
-                    pass
+            if published == 0:  # nothing pending: look again shortly, or leave at once on stop
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), timeout=0.2)
 
     async def _housekeeping(self) -> None:
         # Idempotent deletes, so every hub instance may run them.
