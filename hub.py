@@ -34,6 +34,7 @@ from routes.retry import CircuitBreaker
 from routes.settings import HubSettings, HubTuning
 from security import jose
 from security.institutions import Institutions, dev_keys_path
+from security.owner_only import write_json
 from security.signatures import NonceGuard, SignedRequests
 from store import Store
 from store.chain import ChainReport
@@ -246,11 +247,7 @@ class Hub:
             "sandboxes": self.endpoints,
             "children": {n: p.pid for n, p in self.children.procs.items()},
         }
-        tmp = self.home / "run.json.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(info, fh, indent=2)
-        tmp.replace(self.settings.run_file.resolve())
+        write_json(self.settings.run_file.resolve(), info)  # holds the admin token: owner only
 
     async def stop(self) -> None:
         """Stop pulling, finish or leave unacked what is in flight, then stop everything else."""

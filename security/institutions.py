@@ -10,7 +10,6 @@ import fnmatch
 import hashlib
 import hmac
 import json
-import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from canonical.envelope import ID_PATTERN
 from security import jose
 from security.access import Network, RateLimit
+from security.owner_only import write_json
 
 
 class Webhook(BaseModel):
@@ -113,17 +113,8 @@ def ensure_dev_signing_keys(institutions: list[Institution], path: Path) -> dict
     missing = [i.id for i in institutions if i.sandbox and not i.jwks and i.id not in keys]
     if missing:
         keys.update({iid: jose.generate_key("Ed25519", f"{iid}-dev-1").private_jwk() for iid in missing})
-        _write_private(path, keys)
+        write_json(path, keys)
     return keys
-
-
-def _write_private(path: Path, value: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(value, fh, indent=2)
-    tmp.replace(path)
 
 
 def ensure_dev_credentials(institutions: list[Institution], path: Path) -> dict[str, str]:
@@ -132,5 +123,5 @@ def ensure_dev_credentials(institutions: list[Institution], path: Path) -> dict[
     missing = [i.id for i in institutions if i.sandbox and not i.api_key_sha256 and i.id not in keys]
     if missing:
         keys.update({iid: "hk_" + secrets.token_urlsafe(24) for iid in missing})
-        _write_private(path, keys)
+        write_json(path, keys)
     return keys
