@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: run install test lint bench clean
+.PHONY: run install softhsm test lint bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -16,16 +16,22 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# SoftHSM2 (Debian's package) backs the PKCS#11 key store's tests.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+softhsm:
+	@command -v softhsm2-util >/dev/null || $(SUDO) apt-get install -y -q softhsm2 \
+		|| ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q softhsm2)
+
 run: install
 	$(BIN)/hub run
 
-test: install
+test: install softhsm
 	$(BIN)/python -m pytest -q --durations=15 tests
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy hub.py canonical adapters routes security store gateway sandbox
+	$(BIN)/mypy hub.py cli.py canonical adapters routes security store gateway sandbox
 
 bench: install
 	$(BIN)/hub bench --seconds 10

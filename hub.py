@@ -5,39 +5,78 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import os
 import secrets
 import signal
+import ssl
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import httpx
-import typer
 import uvicorn
 
 import adapters  # noqa: F401 - registers the adapter kinds
 import canonical
-from adapters.base import AdapterContext, build
+from adapters.base import AdapterContext, Protect, build
 from gateway.app import create_app
 from gateway.services import Services
+from gateway.tls import uvicorn_options
 from routes import bus
-from routes.children import Children, PortInUse, check_port_free, nats_server_binary, write_nats_config
+from routes.children import (
+    Children,
+    PortInUse,
+    StoreEncryptionMismatch,
+    check_port_free,
+    check_store_encryption,
+    check_streams_loaded,
+    nats_server_binary,
+    write_nats_config,
+)
 from routes.config import RoutingConfig
-from routes.live import PauseSwitches
+from routes.lease import LeaderLease
+from routes.live import InstitutionDirectory, PauseSwitches
 from routes.outbox import OutboxRelay
 from routes.pipeline import Lane, Pipeline
 from routes.retry import CircuitBreaker
+from routes.security_jobs import SecurityJobs
 from routes.settings import HubSettings, HubTuning
-from security import jose
-from security.institutions import Institutions, dev_keys_path
+from security.fieldcrypt import FieldSealer
+from security.institutions import Institutions
+from security.keystore import (
+    HUB,
+    CurrentSigner,
+    KeyStoreError,
+    Purpose,
+    Suite,
+    keys_directory,
+    load_kek,
+    open_keystore,
+)
+from security.masking import install_masking
+from security.nats_users import (
+    DEV_CREDENTIALS,
+    ServicesConfigError,
+    derive_jetstream_key,
+    ensure_event_consumers,
+    hub_nats_access,
+)
+from security.outbound import (
+    HUB_JWKS_FILE,
+    PARTNER_JWKS_FILE,
+    ProtectionConfigError,
+    ProtectionError,
+    Protector,
+    publish_jwks,
+)
 from security.owner_only import write_json
-from security.signatures import NonceGuard, SignedRequests
+from security.signatures import NonceGuard
+from security.tls import DEFAULT_HOSTS, DevPki, ServerTls, TlsError, ensure_dev_pki
+from security.tokens import TokenIssuer
 from store import Store
-from store.chain import ChainReport
+from store.approvals import Approvals
+from store.operators import Operators
 
 SANDBOX_PREFIX = "sandbox:"
 DEMO_SAMPLE = Path(__file__).resolve().parent / "docs" / "samples" / "invoice.json"
@@ -62,6 +101,10 @@ class Hub:
         self.routing = RoutingConfig.load(settings.config_dir / "routes.yaml")
         self.children = Children(self.home)
         self.endpoints: dict[str, str] = {}
+        self.tls: ServerTls | None = None  # the gateway's HTTPS, None: plain HTTP
+        self.dev_pki: DevPki | None = None  # what sandboxes serve with when the hub runs with TLS
+        self.sandbox_jwks: dict[str, dict[str, Any]] = {}  # sandbox partners' public keys
+        self._sandbox_names: list[str] = []
         self.stopped = asyncio.Event()
 
     def resolve_url(self, url: str) -> str:
@@ -100,19 +143,48 @@ class Hub:
             check_port_free(s.http_port, "HUB_HTTP_PORT", s.http_host)
             if not s.nats_url:
                 check_port_free(s.nats_port, "HUB_NATS_PORT")
-        except PortInUse as exc:
+            self.nats_access = hub_nats_access(self.home, s.config_dir)
+        except (PortInUse, ServicesConfigError) as exc:
             raise StartupError(str(exc)) from None
+        self._open_keys()
         nats_url = s.nats_url or await self._start_nats()
-        institutions = Institutions.load(s.config_dir / "partners.yaml", self.home / "credentials.json")
+        institutions = Institutions.load(
+            s.config_dir / "partners.yaml",
+            self.home / "credentials.json",
+            dev_keys=lambda iid: self.keys.verifying_keys(iid, Purpose.REQUEST_SIGNING),
+        )
+        for inst in institutions.all():
+            if inst.sandbox and not inst.jwks:  # the hub holds sandbox institutions' keys, for `hub send`
+                self.keys.ensure(inst.id, Purpose.REQUEST_SIGNING, inst.suite)
+        gateway_options, partner_tls = self._tls(institutions)
         if self.with_sandboxes:
             for name, kind in self._sandboxes(institutions).items():
+                self._sandbox_names.append(name)
                 self.endpoints[name] = self._start_sandbox(name, kind)
-        self.store = await Store.open(s.database, self.tuning.journal.idempotency_days)
-        self.nc = await bus.connect(nats_url)
+        sec = self.tuning.security
+        sealer = FieldSealer.from_kek(self.kek.key, sec.field_key_id, sec.field_retired_key_ids, sec.field_cipher)
+        journal = self.tuning.journal
+        self.store = await Store.open(s.database, journal.idempotency_days, journal.chain_hash, sealer=sealer)
+        self.operators, self.approvals = Operators(self.store), Approvals(self.store)
+        self.first_admin = await self.operators.ensure_first_admin()
+        if self.first_admin:  # shown once: the password goes to an owner-only file, never to a log
+            write_json(self.home / "initial-admin.json", {"name": self.first_admin[0], "password": self.first_admin[1]})
+        try:
+            self.nc = await bus.connect(nats_url, **self._nats_login())
+        except bus.NatsAuthRefused as exc:
+            raise StartupError(str(exc)) from None
         self.js = self.nc.jetstream()
+        if not s.nats_url:
+            try:  # before any stream is created: a store opened with the wrong key would be replaced
+                check_streams_loaded(self.home, [i.config.name or "" for i in await self.js.streams_info()])
+            except StoreEncryptionMismatch as exc:
+                raise StartupError(str(exc)) from None
         await bus.ensure_streams(self.js, self.tuning.nats.duplicate_window_s)
         kv = await bus.config_bucket(self.js)
-        lanes = self._lanes(institutions)
+        await ensure_event_consumers(self.js, self.nats_access.services)
+        self.directory = InstitutionDirectory(kv, institutions)
+        await self.directory.start(institutions.all())
+        lanes = self._lanes(institutions, partner_tls)
         self.pipeline = Pipeline(self.js, self.store, self.routing, lanes)
         await self.pipeline.start()
         self.relay = OutboxRelay(self.js, self.store, lambda iid: _webhook_statuses(institutions, iid))
@@ -127,6 +199,21 @@ class Hub:
         await self.switches.start(sorted(self.routing.adapters))
         self.admin_token = secrets.token_urlsafe(32)
         nonces = await NonceGuard.open(self.js)
+        tokens = TokenIssuer(
+            lambda: self.keys.signer(HUB, Purpose.TOKENS, Suite.JOSE),
+            lambda: self.keys.verifying_keys(HUB, Purpose.TOKENS),
+        )
+        self.security_jobs = SecurityJobs(
+            self.js,
+            self.store,
+            self.keys,
+            self.approvals,
+            await LeaderLease.open(self.js, "security-jobs"),
+            journal.checkpoint_interval_s,
+            self.tuning.keys.warn_days,
+            lambda: self.dev_pki.certificates() if self.dev_pki else [],
+        )
+        self.security_jobs.start()
         self.services = Services(
             self.store,
             self.nc,
@@ -138,6 +225,13 @@ class Hub:
             self._adapter_info,
             self._set_paused,
             nonces=nonces,
+            tokens=tokens,
+            keys=self.keys,
+            directory=self.directory,
+            on_keys_rotated=self._publish_hub_jwks,
+            operators=self.operators,
+            approvals=self.approvals,
+            checkpoint=self.security_jobs.run_once,
         )
         self.server = _Server(
             uvicorn.Config(
@@ -147,8 +241,10 @@ class Hub:
                 log_level="warning",
                 lifespan="off",
                 access_log=False,
+                **gateway_options,
             )
         )
+        install_masking()  # after uvicorn.Config, which installs its own handlers
         self.server_task = asyncio.create_task(self.server.serve())
         while not self.server.started:
             if self.server_task.done():
@@ -157,8 +253,72 @@ class Hub:
         self.services.started = True
         self._write_run_file(nats_url)
 
+    def _open_keys(self) -> None:
+        """The key store, with every key the hub signs, decrypts and checkpoints with."""
+        settings = self.tuning.keys
+        try:
+            self.kek = load_kek(keys_directory(settings, self.home))
+            if self.kek.beside_data and self.tuning.security.mode == "production":
+                raise KeyStoreError(
+                    f"production mode refuses a key-encryption key stored beside the data ({self.kek.source}): "
+                    "set HUB_KEK or HUB_KEK_FILE"
+                )
+            self.keys = open_keystore(settings, self.home, kek=self.kek)
+            suites = (Suite.JOSE, Suite.SM) if settings.backend == "file" else (Suite.JOSE,)
+            for purpose in Purpose:
+                for suite in suites:
+                    self.keys.ensure(HUB, purpose, suite)
+        except KeyStoreError as exc:
+            raise StartupError(f"keys: {exc}") from None
+
+    def _publish_hub_jwks(self) -> None:
+        """Sandbox partners verify the hub's signatures with these (rewritten after a rotation)."""
+        keys = self.keys.verifying_keys(HUB, Purpose.REQUEST_SIGNING)
+        for name in self._sandbox_names:
+            publish_jwks(self.home / "sandbox" / name / HUB_JWKS_FILE, keys)
+
+    def _tls(self, institutions: Institutions) -> tuple[dict[str, Any], ssl.SSLContext]:
+        """The gateway's uvicorn TLS options and the context for partner calls, from hub.toml."""
+        required = [i.id for i in institutions.all() if i.mtls == "required"]
+        try:
+            host = self.settings.http_host
+            hosts = DEFAULT_HOSTS if host in ("0.0.0.0", "::") else (*DEFAULT_HOSTS, host)
+            dev_ids = [i.id for i in institutions.all() if i.sandbox]
+            self.tls = self.tuning.gateway.tls.server_tls(self.home, dev_ids, hosts)
+            if self.tls is not None:  # sandboxes speak TLS too, always with the dev PKI
+                self.dev_pki = self.tls.dev or ensure_dev_pki(self.home / "tls", dev_ids, hosts)
+            if required and (self.tls is None or self.tls.client_certs == "none"):
+                raise TlsError(
+                    f"institutions {', '.join(required)} set mtls: required, but [gateway.tls] is off or "
+                    'client_certs = "none": enable it with client_certs = "optional" or "required"'
+                )
+            return uvicorn_options(self.tls), self.tuning.tls.context(self.dev_pki)
+        except TlsError as exc:
+            raise StartupError(f"TLS: {exc}") from None
+
+    def _nats_login(self) -> dict[str, Any]:
+        """Embedded: the generated hub user. External NATS: HUB_NATS_USER/HUB_NATS_PASSWORD or HUB_NATS_NKEY_SEED."""
+        s = self.settings
+        if not s.nats_url:
+            return {"user": self.nats_access.hub_user, "password": self.nats_access.hub_password}
+        return {"user": s.nats_user, "password": s.nats_password, "nkeys_seed": s.nats_nkey_seed}
+
+    def _jetstream_key(self) -> str:
+        return derive_jetstream_key(self.kek.key)
+
     async def _start_nats(self) -> str:
-        conf = write_nats_config(self.home, self.settings.nats_port, self.tuning.nats.sync_interval)
+        key = self._jetstream_key()
+        try:
+            check_store_encryption(self.home, key)
+        except StoreEncryptionMismatch as exc:
+            raise StartupError(str(exc)) from None
+        conf = write_nats_config(
+            self.home,
+            self.settings.nats_port,
+            self.tuning.nats.sync_interval,
+            authorization=self.nats_access.authorization,
+            encryption_key=key,
+        )
         self.children.spawn("nats-server", [nats_server_binary(), "-c", str(conf)])
         url = f"nats://127.0.0.1:{self.settings.nats_port}"
         deadline = time.monotonic() + 15
@@ -172,6 +332,8 @@ class Hub:
         raise StartupError(f"nats-server did not start; see {self.home / 'logs' / 'nats-server.log'}")
 
     def _start_sandbox(self, name: str, kind: str) -> str:
+        state = self.home / "sandbox" / name
+        publish_jwks(state / HUB_JWKS_FILE, self.keys.verifying_keys(HUB, Purpose.REQUEST_SIGNING))
         argv = [
             sys.executable,
             "-P",
@@ -181,16 +343,29 @@ class Hub:
             "--kind",
             kind,
             "--state",
-            str(self.home / "sandbox" / name),
+            str(state),
         ]
+        if self.dev_pki is not None:  # HTTPS with mutual TLS: the hub shows its dev client certificate
+            dev = self.dev_pki
+            argv += [
+                "--tls-cert",
+                str(dev.server.cert),
+                "--tls-key",
+                str(dev.server.key),
+                "--tls-client-ca",
+                str(dev.ca),
+            ]
         proc = self.children.spawn(f"sandbox-{name}", argv, stdout=subprocess.PIPE)
         assert proc.stdout is not None
         line = proc.stdout.readline()
         if not line:
             raise StartupError(f"sandbox {name} did not start; see {self.home / 'logs' / f'sandbox-{name}.log'}")
-        return f"http://127.0.0.1:{json.loads(line)['port']}"
+        started = json.loads(line)
+        if (state / PARTNER_JWKS_FILE).exists():  # its public keys, for `protection: {recipient: sandbox}`
+            self.sandbox_jwks[name] = json.loads((state / PARTNER_JWKS_FILE).read_text())
+        return f"{started.get('scheme', 'http')}://127.0.0.1:{started['port']}"
 
-    def _lanes(self, institutions: Institutions) -> dict[tuple[str, str], Lane]:
+    def _lanes(self, institutions: Institutions, tls: ssl.SSLContext) -> dict[tuple[str, str], Lane]:
         lanes = {}
         for name, cfg in self.routing.adapters.items():
             for version, vcfg in cfg.versions.items():
@@ -199,9 +374,30 @@ class Hub:
                     settings["webhook_of"] = lambda iid: (
                         i.webhook.url if (i := institutions.get(iid)) and i.webhook else None
                     )
-                adapter = build(cfg.kind, AdapterContext(name, version, settings, self.resolve_url))
+                context = AdapterContext(
+                    name, version, settings, self.resolve_url, protect=self._protect(name, version), tls=tls
+                )
+                adapter = build(cfg.kind, context)
                 lanes[(name, version)] = Lane(name, version, adapter, cfg, CircuitBreaker(cfg.breaker))
         return lanes
+
+    def _protect(self, name: str, version: str) -> Protect:
+        """Signs (and encrypts, if the partner requires it) every call of one adapter version."""
+        vcfg = self.routing.adapters[name].versions[version]
+        url = str(vcfg.url)
+        sandbox = url.removeprefix(SANDBOX_PREFIX) if url.startswith(SANDBOX_PREFIX) else None
+        signer = CurrentSigner(self.keys, HUB, Purpose.REQUEST_SIGNING, vcfg.protection.suite)
+        try:
+            return Protector.for_partner(vcfg.protection, signer, self.sandbox_jwks.get(sandbox or "")).protect
+        except ProtectionConfigError as exc:
+            if self.with_sandboxes or sandbox is None:
+                raise StartupError(f"adapters.{name}.versions.{version}.protection: {exc}") from None
+            why = str(exc)
+
+            def refuse(body: bytes, content_type: str) -> tuple[bytes, dict[str, str]]:
+                raise ProtectionError(why)  # --no-sandbox: refuse each call, never send it in clear
+
+            return refuse
 
     async def _adapter_info(self) -> list[dict[str, Any]]:
         out = []
@@ -241,13 +437,26 @@ class Hub:
         info = {
             "pid": os.getpid(),
             "home": str(self.home),
-            "http_url": f"http://{self.settings.http_host}:{self.settings.http_port}",
+            "http_url": _url(self.settings, self.tls is not None),
+            "tls": self._run_tls(),
             "nats_url": nats_url,
             "admin_token": self.admin_token,
             "sandboxes": self.endpoints,
             "children": {n: p.pid for n, p in self.children.procs.items()},
         }
         write_json(self.settings.run_file.resolve(), info)  # holds the admin token: owner only
+
+    def _run_tls(self) -> dict[str, Any] | None:
+        """What the CLI needs to reach this hub and its sandboxes over TLS (run.json "tls")."""
+        if self.dev_pki is None:
+            return None
+        dev = self.dev_pki
+        return {
+            "ca_files": [str(dev.ca)],
+            "client_cert": str(dev.hub_client.cert),
+            "client_key": str(dev.hub_client.key),
+            "institutions": {i: {"cert": str(p.cert), "key": str(p.key)} for i, p in dev.institutions.items()},
+        }
 
     async def stop(self) -> None:
         """Stop pulling, finish or leave unacked what is in flight, then stop everything else."""
@@ -261,8 +470,14 @@ class Hub:
         if hasattr(self, "nc"):
             with contextlib.suppress(Exception):
                 await self.nc.drain()
+        if hasattr(self, "security_jobs"):
+            await self.security_jobs.stop()
+        if hasattr(self, "directory"):
+            await self.directory.stop()
         if hasattr(self, "store"):
             await self.store.close()
+        if hasattr(self, "keys"):
+            self.keys.close()
         if not getattr(self, "owns_home", False):
             return  # refused at start (another hub owns HUB_HOME): touch nothing of it
         self.children.stop_all()
@@ -285,13 +500,30 @@ async def serve(settings: HubSettings, sandboxes: bool, demo: bool) -> None:
     try:
         await hub.start()
         print(
-            f"hub running: console and API at {hub.services and _url(settings)}/  (health {_url(settings)}/healthz)",
+            f"hub running: console and API at {_url(settings, hub.tls is not None)}/  "
+            f"(health {_url(settings, hub.tls is not None)}/healthz)",
             flush=True,
         )
         print(
             f"  HUB_HOME={hub.home}  NATS {hub.settings.nats_url or f'nats://127.0.0.1:{settings.nats_port}'}",
             flush=True,
         )
+        if not settings.nats_url:
+            ids = [svc.id for svc in hub.nats_access.services]
+            print(
+                f"  NATS users: hub + {len(ids)} internal service(s){' (' + ', '.join(ids) + ')' if ids else ''}; "
+                f"dev passwords in {hub.home / DEV_CREDENTIALS}; clients set inbox_prefix _INBOX_<id>",
+                flush=True,
+            )
+            print("  JetStream encryption at rest: on (chachapoly, key derived from the KEK)", flush=True)
+        if hub.first_admin:
+            print(
+                f"  operator {hub.first_admin[0]!r} created: its password is in {hub.home / 'initial-admin.json'}; "
+                "log in with POST /admin/login, add operators with `hub users add NAME --role ROLE`",
+                flush=True,
+            )
+        if hub.keys.warning:
+            print(f"  keys: {hub.keys.warning}", flush=True)
         for name, url in hub.endpoints.items():
             print(f"  sandbox {name}: {url}", flush=True)
         demo_task = asyncio.create_task(_demo_traffic(hub, stop)) if demo else None
@@ -302,8 +534,8 @@ async def serve(settings: HubSettings, sandboxes: bool, demo: bool) -> None:
         await hub.stop()
 
 
-def _url(settings: HubSettings) -> str:
-    return f"http://{settings.http_host}:{settings.http_port}"
+def _url(settings: HubSettings, tls: bool = False) -> str:
+    return f"{'https' if tls else 'http'}://{settings.http_host}:{settings.http_port}"
 
 
 async def _demo_traffic(hub: Hub, stop: asyncio.Event) -> None:
@@ -321,252 +553,10 @@ async def _demo_traffic(hub: Hub, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), 2.0)
 
 
-# ----------------------------------------------------------------------------- the CLI
-
-app = typer.Typer(help="Trade-finance integration hub.", no_args_is_help=True, add_completion=False)
-dlq_app = typer.Typer(help="Dead letters: list and replay.", no_args_is_help=True)
-sandbox_app = typer.Typer(help="Sandbox partners.", no_args_is_help=True)
-adapters_app = typer.Typer(help="Adapters: list, pause, resume.", invoke_without_command=True)
-config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
-journal_app = typer.Typer(help="The journal.", no_args_is_help=True)
-app.add_typer(dlq_app, name="dlq")
-app.add_typer(sandbox_app, name="sandbox")
-app.add_typer(adapters_app, name="adapters")
-app.add_typer(config_app, name="config")
-app.add_typer(journal_app, name="journal")
-FINAL_STATUSES = {"completed": 0, "rejected": 1, "dead_lettered": 1}
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(code)
-
-
-def _run_info() -> dict[str, Any]:
-    path = HubSettings().run_file
-    if not path.exists():
-        raise _fail(f"no running hub found ({path} is missing): start one with `hub run` or set HUB_HOME")
-    info: dict[str, Any] = json.loads(path.read_text())
-    return info
-
-
-def _admin() -> httpx.Client:
-    info = _run_info()
-    return httpx.Client(
-        base_url=info["http_url"],
-        headers={"authorization": f"Bearer {info['admin_token']}"},
-        timeout=30,
-        trust_env=False,
-    )
-
-
-def _check(response: httpx.Response) -> Any:
-    if response.status_code >= 400:
-        try:
-            body = response.json()
-            detail = body.get("detail", "")
-            errors = "".join(f"\n  {e['loc']}: {e['rule']} {e.get('detail', '')}" for e in body.get("errors", []))
-        except ValueError:
-            detail, errors = response.text, ""
-        raise _fail(f"error {response.status_code}: {detail}{errors}")
-    return response.json()
-
-
-def _print(value: Any, as_json: bool) -> None:
-    if as_json:
-        typer.echo(json.dumps(value, default=str))
-    elif isinstance(value, list):
-        for row in value:
-            typer.echo("  ".join(f"{k}={v}" for k, v in row.items() if not isinstance(v, (dict, list))))
-    else:
-        typer.echo(json.dumps(value, indent=2, default=str))
-
-
-@app.command()
-def run(
-    demo: Annotated[bool, typer.Option(help="add live sample traffic")] = False,
-    no_sandbox: Annotated[bool, typer.Option("--no-sandbox", help="start no sandbox partners")] = False,
-) -> None:
-    """Start the hub with embedded NATS, journal, sandbox partners and the gateway."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "httpcore", "alembic"):  # one line per request or migration step: not for a hub
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    try:
-        asyncio.run(serve(HubSettings(), not no_sandbox, demo))
-    except StartupError as exc:
-        raise _fail(f"hub: {exc}") from None
-
-
-@app.command()
-def send(
-    file: Annotated[str, typer.Argument(help="message file, or - for stdin")],
-    as_: Annotated[str | None, typer.Option("--as", help="sandbox institution to send as")] = None,
-    idempotency_key: Annotated[str | None, typer.Option("--idempotency-key")] = None,
-    wait: Annotated[float | None, typer.Option(help="seconds to wait for a final status")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """Submit a message through the gateway as an institution."""
-    info = _run_info()
-    body = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
-    creds = json.loads((Path(info["home"]) / "credentials.json").read_text())
-    who = as_ or next(iter(creds))
-    if who not in creds:
-        raise _fail(f"no credentials for institution {who!r}; sandbox institutions: {', '.join(creds)}")
-    is_json = body.lstrip()[:1] in (b"{", b"[")
-    headers = {"x-api-key": creds[who], "content-type": "application/json" if is_json else "application/xml"}
-    if body.lstrip()[:2] == b"{1":
-        headers["content-type"] = "text/plain"  # SWIFT FIN
-    if idempotency_key:
-        headers["idempotency-key"] = idempotency_key
-    signing = dev_keys_path(Path(info["home"]) / "credentials.json")
-    keys = json.loads(signing.read_text()) if signing.exists() else {}
-    auth: httpx.Auth | None = SignedRequests(jose.import_jwk(keys[who]), creds[who]) if who in keys else None
-    with httpx.Client(base_url=info["http_url"], timeout=30, trust_env=False, auth=auth) as client:
-        accepted = _check(client.post("/v1/messages", content=body, headers=headers))
-        if wait is None:
-            _print(accepted, as_json)
-            return
-        deadline = time.monotonic() + wait
-        while True:
-            state = _check(client.get(accepted["status_url"], headers={"x-api-key": creds[who]}))
-            if state["status"] in FINAL_STATUSES or time.monotonic() >= deadline:
-                break
-            time.sleep(0.2)
-    _print(state, True if as_json else False)
-    raise typer.Exit(FINAL_STATUSES.get(state["status"], 124))
-
-
-@app.command()
-def status(message_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Status history of one message."""
-    with _admin() as client:
-        _print(_check(client.get(f"/v1/messages/{message_id}")), as_json)
-
-
-@sandbox_app.command("received")
-def sandbox_received(
-    partner: str,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-    all_calls: Annotated[bool, typer.Option("--all", help="every call, not only effects")] = False,
-) -> None:
-    """What a sandbox partner received (its effects: message id, idempotency key, time)."""
-    endpoints = _run_info()["sandboxes"]
-    if partner not in endpoints:
-        raise _fail(f"no sandbox partner {partner!r}; running: {', '.join(endpoints)}")
-    rows = _check(
-        httpx.get(f"{endpoints[partner]}/_sandbox/received" + ("?all=1" if all_calls else ""), trust_env=False)
-    )
-    _print(rows, as_json)
-
-
-@dlq_app.command("list")
-def dlq_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Dead-lettered messages with their reason."""
-    with _admin() as client:
-        _print(_check(client.get("/admin/dlq")), as_json)
-
-
-@dlq_app.command("replay")
-def dlq_replay(
-    message_id: Annotated[str | None, typer.Argument()] = None, all_: Annotated[bool, typer.Option("--all")] = False
-) -> None:
-    """Send dead letters back to their adapter (keeps their idempotency key)."""
-    if not message_id and not all_:
-        raise _fail("name a message ID or --all", 2)
-    with _admin() as client:
-        ids = [message_id] if message_id else [m["id"] for m in _check(client.get("/admin/dlq"))]
-        for mid in ids:
-            _check(client.post(f"/admin/dlq/{mid}/replay"))
-            typer.echo(f"replayed {mid}")
-
-
-@adapters_app.callback()
-def adapters_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Registered adapters with kind, versions, weights and health."""
-    if ctx.invoked_subcommand:
-        return
-    with _admin() as client:
-        rows = _check(client.get("/admin/adapters"))
-    if as_json:
-        _print(rows, True)
-        return
-    for a in rows:
-        versions = ", ".join(
-            f"{v['version']}={v['weight']}% {v['breaker']}{'' if v['healthy'] else ' UNHEALTHY'}" for v in a["versions"]
-        )
-        typer.echo(f"{a['name']:<16} {a['category']:<10} {a['kind']:<10} {'PAUSED ' if a['paused'] else ''}{versions}")
-
-
-@adapters_app.command("pause")
-def adapters_pause(name: str) -> None:
-    """Stop delivering to one partner; its messages wait."""
-    with _admin() as client:
-        _check(client.post(f"/admin/adapters/{name}/pause"))
-    typer.echo(f"{name} paused")
-
-
-@adapters_app.command("resume")
-def adapters_resume(name: str) -> None:
-    """Resume delivery to a paused partner."""
-    with _admin() as client:
-        _check(client.post(f"/admin/adapters/{name}/resume"))
-    typer.echo(f"{name} resumed")
-
-
-@config_app.command("check")
-def config_check() -> None:
-    """Validate config/*.yaml and hub.toml without starting anything."""
-    settings = HubSettings()
-    try:
-        HubTuning.load(settings.config_dir)
-        routing = RoutingConfig.load(settings.config_dir / "routes.yaml")
-        institutions = Institutions.load(settings.config_dir / "partners.yaml")
-        from adapters.base import kinds
-
-        unknown = sorted({a.kind for a in routing.adapters.values()} - set(kinds()))
-        if unknown:
-            raise ValueError(f"adapters: unknown kind(s) {', '.join(unknown)}; known: {', '.join(sorted(kinds()))}")
-    except Exception as exc:
-        raise _fail(f"config invalid: {exc}") from None
-    typer.echo(
-        f"config valid: {len(routing.adapters)} adapters, {len(routing.routes)} routes, "
-        f"{len(institutions.all())} institutions"
-    )
-
-
-@journal_app.command("verify")
-def journal_verify() -> None:
-    """Recompute the journal's hash chains; exit 1 naming the first broken record."""
-
-    async def verify() -> ChainReport:
-        store = await Store.open(HubSettings().database)
-        try:
-            return await store.verify_chains()
-        finally:
-            await store.close()
-
-    report = asyncio.run(verify())
-    if not report.ok:
-        raise _fail(f"journal broken: {report.broken} ({report.records} records verified before it)")
-    typer.echo(f"journal verified: {report.records} records in {report.chains} chains")
-
-
-@app.command()
-def bench(
-    seconds: Annotated[float, typer.Option(help="how long to publish")] = 10.0,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """Throughput and latency of the hub end to end, against a raw baseline in the same run."""
-    import runpy
-
-    script = Path(__file__).resolve().parent / "bench" / "hub_bench.py"
-    if not script.exists():
-        raise _fail("bench/hub_bench.py is not here: run `hub bench` from a checkout of the hub")
-    runpy.run_path(str(script))["main"](seconds, as_json)
-
-
 def main() -> None:
-    app()
+    from cli import main as cli_main  # the CLI imports this module: import it only when run
+
+    cli_main()
 
 
 if __name__ == "__main__":

@@ -8,11 +8,13 @@ registry for the class registered under the configured `kind`.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from canonical.envelope import Envelope
+from security.outbound import ProtectionError
 
 CATEGORIES = ("payment", "dc", "customs", "logistics", "credit", "soap", "generic")
 
@@ -61,14 +63,40 @@ class Health:
     detail: str = ""
 
 
+# (body, content type) -> (body to send, headers to set): signs and maybe encrypts one partner call.
+# `security.outbound.Protector.protect` is one; it raises `security.outbound.ProtectionError`.
+Protect = Callable[[bytes, str], tuple[bytes, dict[str, str]]]
+
+
 @dataclass(frozen=True)
 class AdapterContext:
-    """What the hub gives every adapter: its name, version, settings and how to find endpoints."""
+    """What the hub gives every adapter: its name, version, settings and how to find endpoints.
+
+    `protect`, when given, is applied by the adapter to every partner call it makes, right before
+    the call (so each attempt is signed anew); its headers replace same-named rendered headers.
+    """
 
     name: str
     version: str
     settings: dict[str, Any]
     resolve_url: Callable[[str], str]
+    protect: Protect | None = None
+    tls: ssl.SSLContext | None = None  # checks partners' HTTPS servers; None: httpx's default
+
+
+def protected(ctx: AdapterContext, outbound: Outbound) -> tuple[bytes, dict[str, str]]:
+    """The body and headers to put on the wire for `outbound`: as rendered without `ctx.protect`,
+    else signed / encrypted by it, its headers replacing same-named ones whatever their case.
+    A call that cannot be protected is a PermanentError (retrying does not fix a key or size)."""
+    if ctx.protect is None:
+        return outbound.body, outbound.headers
+    content_type = next((v for k, v in outbound.headers.items() if k.lower() == "content-type"), "")
+    try:
+        body, extra = ctx.protect(outbound.body, content_type or "application/octet-stream")
+    except ProtectionError as exc:
+        raise PermanentError(f"cannot sign/encrypt the call to {ctx.name}@{ctx.version}: {exc}") from None
+    replaced = {k.lower() for k in extra}
+    return body, {**{k: v for k, v in outbound.headers.items() if k.lower() not in replaced}, **extra}
 
 
 class Adapter(Protocol):

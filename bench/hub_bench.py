@@ -178,7 +178,8 @@ async def hub(seconds: float, work: Path) -> dict[str, float]:
                 raise RuntimeError("hub did not start")
             await asyncio.sleep(0.1)
         info = json.loads((home / "run.json").read_text())
-        nc = await nats.connect(info["nats_url"])
+        login = json.loads((home / "nats-hub.json").read_text())
+        nc = await nats.connect(info["nats_url"], user=login["user"], password=login["password"])
         js = nc.jetstream()
         sample = json.loads((ROOT / "docs" / "samples" / "invoice.json").read_text())
 

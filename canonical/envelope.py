@@ -102,11 +102,18 @@ def idempotency_scope(source: str, key: str) -> str:
     return hashlib.sha256(f"{source}\x1f{key}".encode()).hexdigest()
 
 
+def _path_part(part: int | str) -> str:
+    # A key that is empty or holds a dot is JSON-quoted, so that the dotted path still names its field.
+    if isinstance(part, str) and (not part or "." in part or part.startswith('"')):
+        return json.dumps(part, ensure_ascii=False)
+    return str(part)
+
+
 def violations_of(error: PydanticValidationError, prefix: str = "") -> list[Violation]:
     """Pydantic errors as Violations whose `loc` is the dotted field path."""
     out = []
     for err in error.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"])
+        loc = ".".join(_path_part(p) for p in err["loc"])
         rule = err["type"]
         detail = err["msg"]
         if loc == "payload" and rule == "value_error" and "no payload model" in detail:

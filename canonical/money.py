@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Annotated
 
@@ -54,3 +55,15 @@ class Money(BaseModel):
     def _decimals(self) -> Money:
         check_decimals(self.amount, self.currency)
         return self
+
+
+def amounts_in(value: object, path: str = "payload") -> Iterator[tuple[str, Money]]:
+    """Every Money in a model (nested models and lists included), with its dotted path."""
+    if isinstance(value, Money):
+        yield path, value
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from amounts_in(getattr(value, name), f"{path}.{name}")
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from amounts_in(item, f"{path}.{i}")

@@ -9,11 +9,16 @@ from typing import Any
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
+from routes.live import InstitutionDirectory
 from routes.pipeline import Pipeline
 from routes.settings import HubTuning
 from security.institutions import Institutions
+from security.keystore import KeyStore
 from security.signatures import NonceGuard
+from security.tokens import TokenIssuer
 from store import Store
+from store.approvals import Approvals
+from store.operators import Operators
 
 
 @dataclass
@@ -28,5 +33,12 @@ class Services:
     adapters: Callable[[], Awaitable[list[dict[str, Any]]]]
     set_paused: Callable[[str, bool, str], Awaitable[None]]
     nonces: NonceGuard | None = None  # request-signature replay guard (NATS KV)
+    tokens: TokenIssuer | None = None  # bearer JWTs for institutions and operators
+    keys: KeyStore | None = None
+    directory: InstitutionDirectory | None = None  # institutions in the live config
+    on_keys_rotated: Callable[[], None] = lambda: None  # e.g. republish the hub's JWKS to sandboxes
+    operators: Operators | None = None  # operator accounts and their roles
+    approvals: Approvals | None = None  # four eyes
+    checkpoint: Callable[[], Awaitable[Any]] | None = None  # a signed journal checkpoint now
     started: bool = False
     extra: dict[str, Any] = field(default_factory=dict)

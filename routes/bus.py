@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from pathlib import Path
 
 import nats
 from nats.aio.client import Client as NatsClient
@@ -38,21 +41,67 @@ def out_subject(adapter: str, version: str) -> str:
     return f"hub.out.{adapter}.{version}"
 
 
-async def connect(url: str, name: str = "hub") -> NatsClient:
-    """Connect with endless reconnects: a NATS restart delays the hub, it does not stop it."""
+class NatsAuthRefused(Exception):
+    """NATS refused the hub's credentials; retrying would not help, so connect() gives up."""
+
+    def __init__(self, url: str, who: str | None) -> None:
+        super().__init__(
+            f"NATS at {url} refused {who} (Authorization Violation): the credential does not match the "
+            "server's authorization block; regenerate the block with the hub or fix the hub's NATS credential"
+            if who
+            else f"NATS at {url} requires a user (Authorization Violation): give the hub its NATS credential"
+        )
+
+
+async def connect(
+    url: str,
+    name: str = "hub",
+    *,
+    user: str | None = None,
+    password: str | None = None,
+    nkeys_seed: str | Path | None = None,
+) -> NatsClient:
+    """Connect with endless reconnects: a NATS restart delays the hub, it does not stop it.
+
+    Authenticate with `user` and `password`, or with the nkey seed file `nkeys_seed` (needs the
+    `nkeys` package); with neither, anonymously (an embedded server without users). A refusal of the
+    credentials on the first connect raises NatsAuthRefused instead of retrying forever."""
+    if password is not None and user is None:
+        raise ValueError("a NATS password needs its user: pass user= as well")
+    if nkeys_seed is not None and user is not None:
+        raise ValueError("connect to NATS with a user and password or with an nkey seed, not both")
+    refused: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     async def error(exc: Exception) -> None:
+        if "authorization violation" in str(exc).lower() and not refused.done():
+            refused.set_result(None)
         log.warning("nats: %s: %s", type(exc).__name__, exc)
 
-    return await nats.connect(
-        url,
-        name=name,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
-        connect_timeout=5,
-        allow_reconnect=True,
-        error_cb=error,
+    nc = NatsClient()
+    connecting = asyncio.ensure_future(
+        nc.connect(
+            url,
+            name=name,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,  # type: ignore[arg-type]  # typed int, used as seconds to sleep
+            connect_timeout=5,
+            allow_reconnect=True,
+            error_cb=error,
+            user=user,
+            password=password,
+            nkeys_seed=str(nkeys_seed) if nkeys_seed is not None else None,
+        )
     )
+    await asyncio.wait([connecting, refused], return_when=asyncio.FIRST_COMPLETED)
+    if connecting.done():
+        refused.cancel()
+        connecting.result()  # raises what the connect raised
+        return nc
+    connecting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await connecting
+    await nc.close()
+    raise NatsAuthRefused(url, f"user {user!r}" if user else "the nkey" if nkeys_seed else None)
 
 
 async def ensure_streams(js: JetStreamContext, duplicate_window_s: int, replicas: int = 1) -> None:

@@ -16,8 +16,11 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal
+
+from security.nats_users import conf_string
 
 PR_SET_PDEATHSIG = 1
 
@@ -99,14 +102,74 @@ def nats_server_binary() -> str:
     return found
 
 
-def write_nats_config(home: Path, port: int, sync_interval: str) -> Path:
+def write_nats_config(
+    home: Path,
+    port: int,
+    sync_interval: str,
+    authorization: str | None = None,
+    encryption_key: str | None = None,
+    cipher: Literal["chachapoly", "aes"] = "chachapoly",
+) -> Path:
+    """Write $HUB_HOME/nats.conf (owner-only: it may hold password hashes and the JetStream key).
+
+    `authorization` is a rendered `authorization { ... }` block (security.nats_users); without it the
+    server takes anonymous clients. `encryption_key` turns on JetStream encryption at rest: nats-server
+    encrypts existing unencrypted streams on its next start, but a store encrypted with another key (or
+    opened with none) loses its streams - call check_store_encryption before and check_streams_loaded
+    after starting."""
     store = (home / "jetstream").resolve()
     conf = home / "nats.conf"
-    sync = "always" if sync_interval == "always" else f'"{sync_interval}"'
-    conf.write_text(
+    sync = "always" if sync_interval == "always" else conf_string(sync_interval)
+    jetstream = f"  store_dir: {conf_string(str(store))}\n  sync_interval: {sync}\n"
+    if encryption_key:
+        jetstream += f"  cipher: {cipher}\n  key: {conf_string(encryption_key)}\n"
+    text = (
         f'listen: "127.0.0.1:{port}"\n'
         f'server_name: "hub-embedded"\n'
-        f'jetstream {{\n  store_dir: "{store}"\n  sync_interval: {sync}\n}}\n'
-        "max_payload: 8MB\n"
+        f"jetstream {{\n{jetstream}}}\n"
+        "max_payload: 8MB\n" + (authorization or "")
     )
+    tmp = conf.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    tmp.replace(conf)
     return conf
+
+
+class StoreEncryptionMismatch(Exception):
+    """The embedded JetStream store cannot be read with the configured encryption key.
+
+    nats-server does not refuse such a store: it starts, logs a warning and leaves the streams out, and
+    the hub's next add_stream deletes their files. So the hub stops instead; the message says how."""
+
+
+def _stream_dirs(home: Path) -> list[Path]:
+    # Users without accounts live in the global account "$G", where all the hub's streams are.
+    streams = home / "jetstream" / "jetstream" / "$G" / "streams"
+    return sorted(p for p in streams.iterdir() if p.is_dir()) if streams.is_dir() else []
+
+
+def check_store_encryption(home: Path, encryption_key: str | None) -> None:
+    """Before starting nats-server: refuse a store whose streams are encrypted when no key is configured."""
+    if encryption_key:
+        return  # an unencrypted store is encrypted on start; a wrong key shows in check_streams_loaded
+    encrypted = [d.name for d in _stream_dirs(home) if (d / "meta.key").exists()]
+    if encrypted:
+        raise StoreEncryptionMismatch(
+            f"the JetStream store in {home / 'jetstream'} is encrypted ({', '.join(encrypted)}) but no key is "
+            "configured: start the hub with the key-encryption key that store was written with"
+        )
+
+
+def check_streams_loaded(home: Path, loaded: Iterable[str]) -> None:
+    """After nats-server started, before any stream is created: refuse if streams on disk were not loaded
+    (encrypted with another key, or unreadable), since creating them again would delete their data."""
+    names = set(loaded)
+    missing = [d.name for d in _stream_dirs(home) if d.name not in names]
+    if missing:
+        raise StoreEncryptionMismatch(
+            f"nats-server did not load the streams {', '.join(missing)} found in {home / 'jetstream'}: they are "
+            "encrypted with another key or damaged (see logs/nats-server.log). The hub stops so as not to "
+            "replace them; start it with the key they were written with"
+        )

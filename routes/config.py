@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from canonical.errors import RejectedInput, Violation
 from canonical.registry import TYPE_PATTERN
+from security.outbound import SANDBOX, PartnerProtection
 
 NAME = r"^[a-z][a-z0-9-]{0,39}$"
 VERSION = r"^v[0-9]{1,3}$"
@@ -42,6 +43,17 @@ class AdapterVersion(BaseModel):
     model_config = ConfigDict(extra="allow")  # adapter-specific settings are checked by the adapter
     url: str = ""
     timeout_s: float = Field(default=10.0, gt=0, le=120)
+    # How calls to this version are signed / encrypted; by default signed with the hub's jose key.
+    protection: PartnerProtection = Field(default_factory=PartnerProtection)
+
+    @model_validator(mode="after")
+    def _sandbox_recipient(self) -> AdapterVersion:
+        if self.protection.recipient == SANDBOX and not self.url.startswith("sandbox:"):
+            raise ValueError(
+                "protection.recipient: 'sandbox' is the key of the sandbox partner this version calls, "
+                f"so url must be 'sandbox:NAME', not {self.url!r}; otherwise give the partner's public JWK"
+            )
+        return self
 
 
 class AdapterConfig(BaseModel):

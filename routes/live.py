@@ -6,9 +6,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from typing import Any
 
-from nats.js.errors import KeyNotFoundError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
+from pydantic import ValidationError
+
+from security import jose
+from security.institutions import Institution, Institutions
 
 log = logging.getLogger("hub.live")
 PAUSE_PREFIX = "adapters.paused."
@@ -47,3 +52,63 @@ class PauseSwitches:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+INSTITUTION_PREFIX = "institutions."
+
+
+class InstitutionDirectory:
+    """Institutions in `hub-config`: partners.yaml seeds entries the bucket does not hold yet; after
+    that the bucket is the truth, and every instance applies a change as soon as its watch sees it.
+    An entry that does not validate is logged and ignored, so the last good version stays in force."""
+
+    def __init__(self, kv: KeyValue, institutions: Institutions) -> None:
+        self.kv, self.institutions = kv, institutions
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, seed: list[Institution]) -> None:
+        for inst in seed:
+            with contextlib.suppress(KeyWrongLastSequenceError):
+                await self.kv.create(INSTITUTION_PREFIX + inst.id, _entry(inst))
+        watcher = await self.kv.watch(INSTITUTION_PREFIX + "*", include_history=False)
+        async for entry in watcher:  # the current values first, then None marks the end of them
+            if entry is None:
+                break
+            self._apply(entry)
+        self._task = asyncio.create_task(self._follow(watcher), name="institutions-watch")
+
+    def _apply(self, entry: Any) -> None:
+        if entry.key is None:
+            return
+        iid = entry.key.removeprefix(INSTITUTION_PREFIX)
+        if entry.operation in ("DEL", "PURGE") or not entry.value:
+            self.institutions.remove(iid)
+            log.info("institution %s removed", iid)
+            return
+        try:
+            self.institutions.put(Institution.model_validate_json(entry.value))
+        except (ValidationError, jose.JoseError) as exc:
+            log.error("institution %s in hub-config is invalid, keeping the last good one: %s", iid, exc)
+
+    async def _follow(self, watcher: Any) -> None:
+        try:
+            async for entry in watcher:
+                if entry is not None:
+                    self._apply(entry)
+        finally:
+            with contextlib.suppress(Exception):
+                await watcher.stop()
+
+    async def put(self, inst: Institution) -> int:
+        """Write one institution (validated already); returns the bucket revision."""
+        return int(await self.kv.put(INSTITUTION_PREFIX + inst.id, _entry(inst)))
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+def _entry(inst: Institution) -> bytes:
+    return inst.model_dump_json(exclude_defaults=True).encode()

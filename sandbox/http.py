@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,8 +83,11 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
     return Request(method.upper(), parts.path, parse_qs(parts.query), headers, body)
 
 
-async def serve(handler: Handler, host: str = "127.0.0.1", port: int = 0) -> asyncio.Server:
-    """Start serving `handler`; the caller reads the bound port from the returned server."""
+async def serve(
+    handler: Handler, host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None
+) -> asyncio.Server:
+    """Start serving `handler`, over TLS with `tls` (a server context); the caller reads the bound
+    port from the returned server. A failed TLS handshake closes that connection only."""
 
     async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -104,10 +108,10 @@ async def serve(handler: Handler, host: str = "127.0.0.1", port: int = 0) -> asy
                 await writer.drain()
                 if request.headers.get("connection", "").lower() == "close":
                     break
-        except (ConnectionError, asyncio.IncompleteReadError, ValueError):
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError, ssl.SSLError):
             pass
         finally:
             with contextlib.suppress(Exception):
                 writer.close()
 
-    return await asyncio.start_server(connection, host, port)
+    return await asyncio.start_server(connection, host, port, ssl=tls)

@@ -7,6 +7,7 @@ configured proxy, and then the right-most address no proxy of ours added is the 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from ipaddress import IPv4Network, IPv6Network, ip_address
 
@@ -63,3 +64,23 @@ class RateLimiter:
             return True, 0.0
         self._buckets[key] = (tokens, now)
         return False, (1 - tokens) / limit.per_second
+
+
+class BurstDetector:
+    """Counts calls per key in a sliding minute; `hit` is True when the count first passes the limit
+    within a minute (once per minute per key, so an alert is raised once, not per call)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._calls: dict[str, deque[float]] = {}
+        self._alerted: dict[str, float] = {}
+
+    def hit(self, key: str, per_minute: int) -> bool:
+        now = self._clock()
+        calls = self._calls.setdefault(key, deque(maxlen=per_minute + 1))
+        calls.append(now)
+        over = len(calls) > per_minute and now - calls[0] < 60
+        if over and now - self._alerted.get(key, -60.0) >= 60:
+            self._alerted[key] = now
+            return True
+        return False

@@ -11,16 +11,22 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from canonical.envelope import ID_PATTERN
+from canonical.money import CurrencyCode
 from security import jose
 from security.access import Network, RateLimit
 from security.owner_only import write_json
+
+Suite = Literal["jose", "sm"]
+SUITE_ALGORITHMS: dict[str, tuple[str, ...]] = {"jose": ("Ed25519", "ES256"), "sm": ("SM2",)}
 
 
 class Webhook(BaseModel):
@@ -41,6 +47,20 @@ class Institution(BaseModel):
     rate_limit: RateLimit | None = None
     jwks: list[dict[str, Any]] = Field(default_factory=list, description="public keys its request signatures use")
     require_signature: bool = Field(default=False, description="refuse its requests without X-Hub-Signature")
+    mtls: Literal["optional", "required"] = Field(
+        default="optional",
+        description="required: every call comes with a TLS client certificate bound to this institution; "
+        "a certificate bound to another institution is refused either way",
+    )
+    suite: Suite = Field(default="jose", description="jose: Ed25519 / ES256 signatures; sm: SM2 with SM3")
+    amount_limits: dict[CurrencyCode, Decimal] = Field(
+        default_factory=dict, description="largest amount per message by currency; more is intercepted"
+    )
+    burst_per_minute: int | None = Field(default=None, gt=0, description="more calls in a minute raise an alert")
+
+    @property
+    def signature_algorithms(self) -> tuple[str, ...]:
+        return SUITE_ALGORITHMS[self.suite]
 
     def may_send(self, message_type: str) -> bool:
         return any(fnmatch.fnmatchcase(message_type, pattern) for pattern in self.allowed_types)
@@ -62,30 +82,43 @@ def _digest(key: str) -> str:
 class Institutions:
     """The registered institutions and their credentials."""
 
-    def __init__(self, institutions: list[Institution]) -> None:
+    def __init__(
+        self, institutions: list[Institution], dev_keys: Callable[[str], list[jose.HubKey]] | None = None
+    ) -> None:
         self._by_id = {i.id: i for i in institutions}
         self._keys = {i.id: [jose.import_jwk(k) for k in i.jwks] for i in institutions}  # refuses bad JWKs early
+        self._dev_keys = dev_keys
 
     @classmethod
-    def load(cls, path: Path, credentials: Path | None = None) -> Institutions:
-        """Load partners.yaml. Sandbox institutions without credentials get an API key and an
-        Ed25519 signing key, kept in `credentials` and `<credentials>.keys` (0600)."""
+    def load(
+        cls, path: Path, credentials: Path | None = None, dev_keys: Callable[[str], list[jose.HubKey]] | None = None
+    ) -> Institutions:
+        """Load partners.yaml. Sandbox institutions without credentials get an API key, kept in
+        `credentials` (0600); `dev_keys(id)` gives the public signing keys the hub holds for them."""
         parsed = PartnersFile.model_validate(yaml.safe_load(path.read_text()) or {})
         keys = ensure_dev_credentials(parsed.institutions, credentials) if credentials else {}
-        signing = ensure_dev_signing_keys(parsed.institutions, dev_keys_path(credentials)) if credentials else {}
-        loaded = []
-        for inst in parsed.institutions:
-            update: dict[str, Any] = {}
-            if inst.id in keys:
-                update["api_key_sha256"] = _digest(keys[inst.id])
-            if inst.id in signing:
-                update["jwks"] = [*inst.jwks, jose.import_jwk(signing[inst.id]).public_jwk()]
-            loaded.append(inst.model_copy(update=update))
-        return cls(loaded)
+        loaded = [
+            inst.model_copy(update={"api_key_sha256": _digest(keys[inst.id])}) if inst.id in keys else inst
+            for inst in parsed.institutions
+        ]
+        return cls(loaded, dev_keys)
+
+    def put(self, inst: Institution) -> None:
+        """Register or replace one institution (a change seen in the live config)."""
+        keys = [jose.import_jwk(k) for k in inst.jwks]  # refuse a bad JWK before changing anything
+        self._by_id[inst.id], self._keys[inst.id] = inst, keys
+
+    def remove(self, institution_id: str) -> None:
+        self._by_id.pop(institution_id, None)
+        self._keys.pop(institution_id, None)
 
     def keys_of(self) -> dict[str, list[jose.HubKey]]:
-        """Every institution's registered public keys, for verifying its signatures."""
-        return self._keys
+        """Every institution's registered public keys, for verifying its signatures (with the dev
+        keys the hub holds for sandbox institutions, current and rotated-but-valid)."""
+        if self._dev_keys is None:
+            return self._keys
+        dev = self._dev_keys
+        return {iid: [*keys, *dev(iid)] if self._by_id[iid].sandbox else keys for iid, keys in self._keys.items()}
 
     def get(self, institution_id: str) -> Institution | None:
         return self._by_id.get(institution_id)
@@ -101,20 +134,6 @@ class Institutions:
             if inst.api_key_sha256 and hmac.compare_digest(inst.api_key_sha256, digest):
                 return inst
         raise NotAuthenticated("the credential matches no registered institution")
-
-
-def dev_keys_path(credentials: Path) -> Path:
-    return credentials.with_name("signing-keys.json")
-
-
-def ensure_dev_signing_keys(institutions: list[Institution], path: Path) -> dict[str, dict[str, Any]]:
-    """Private signing JWKs of sandbox institutions that register no keys, generated once."""
-    keys: dict[str, dict[str, Any]] = json.loads(path.read_text()) if path.exists() else {}
-    missing = [i.id for i in institutions if i.sandbox and not i.jwks and i.id not in keys]
-    if missing:
-        keys.update({iid: jose.generate_key("Ed25519", f"{iid}-dev-1").private_jwk() for iid in missing})
-        write_json(path, keys)
-    return keys
 
 
 def ensure_dev_credentials(institutions: list[Institution], path: Path) -> dict[str, str]:

@@ -10,6 +10,11 @@ What a caller may rely on:
   It does not judge `iat` / `nonce`; replay checks belong to the caller.
 - JWE: `ECDH-ES` + `A256GCM` (joserfc) for X25519 and P-256 keys; for SM2 keys `alg: "SM2-KA"`,
   `enc: "SM4-GCM"`, private names defined here. `decrypt` raises `DecryptError` on any failure.
+- Keys that never enter this process (an HSM) sign through a `Signer` and decrypt through a
+  `KeyAgreement`; a private `HubKey` gives both via `HubKey.signer()` and `HubKey.agreement()`.
+  `sign_detached_with` makes the same header as `sign_detached`; `sign_compact` / `verify_compact`
+  are ordinary compact JWS (e.g. JWTs), refusing any `crit` and `b64` member; `decrypt_with`
+  opens exactly the JWEs `encrypt` makes.
 
 Algorithms and keys:
 - `Ed25519` (fully specified, RFC 9864) and `ES256` via joserfc 1.8.0's algorithm models and keys.
@@ -31,8 +36,13 @@ import os
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, x25519
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 from joserfc import jwe, jws
 from joserfc.errors import JoseError as _JoserfcError
 from joserfc.jwk import ECKey, OKPKey
@@ -41,6 +51,7 @@ from security import sm
 
 KeyKind = Literal["Ed25519", "P-256", "X25519", "SM2"]
 SIGN_ALGS: dict[str, KeyKind] = {"Ed25519": "Ed25519", "ES256": "P-256", "SM2": "SM2"}
+_KIND_ALG: dict[KeyKind, str] = {kind: alg for alg, kind in SIGN_ALGS.items()}
 MAX_HEADER_CHARS = 4096
 MAX_JWE_BYTES = 16 * 1024 * 1024  # joserfc's 64 KB default is too small for bulk ISO 20022 files
 
@@ -149,6 +160,23 @@ class HubKey:
         """The public-only half of this key."""
         return import_jwk(self.public_jwk())
 
+    def signer(self, alg: str | None = None) -> Signer:
+        """This private key as a `Signer`; `alg` defaults to the one JWS alg of its kind."""
+        chosen = alg or _KIND_ALG.get(self.kind)
+        if chosen is None or SIGN_ALGS.get(chosen) != self.kind:
+            raise KeyFormatError(f"a {self.kind} key cannot sign {chosen or 'anything'}")
+        if not self.is_private:
+            raise KeyFormatError(f"key {self.kid!r} has no private part")
+        return _KeySigner(self, chosen)
+
+    def agreement(self) -> KeyAgreement:
+        """This private key as a `KeyAgreement` for `decrypt_with`; X25519, P-256 and SM2 only."""
+        if self.kind == "Ed25519":
+            raise KeyFormatError("an Ed25519 key cannot agree on a key; use X25519, P-256 or SM2")
+        if not self.is_private:
+            raise KeyFormatError(f"key {self.kid!r} has no private part")
+        return _KeyAgreement(self)
+
 
 _JOSE_CURVES: dict[str, tuple[str, type[OKPKey] | type[ECKey]]] = {
     "Ed25519": ("OKP", OKPKey),
@@ -200,6 +228,85 @@ def _as_key(key: HubKey | Mapping[str, Any]) -> HubKey:
     return key if isinstance(key, HubKey) else import_jwk(key)
 
 
+# --- signers and key agreement: private keys that may live elsewhere (an HSM) ------------------
+
+
+class Signer(Protocol):
+    """Signs JWS signing input under one `kid` and `alg` (one of SIGN_ALGS)."""
+
+    @property
+    def kid(self) -> str: ...
+
+    @property
+    def alg(self) -> str: ...
+
+    def sign(self, signing_input: bytes) -> bytes:
+        """The raw JWS signature: Ed25519 64 bytes; ES256 and SM2 r || s, 32 bytes each."""
+        ...
+
+    def public_jwk(self) -> dict[str, Any]:
+        """The public JWK (with kid) that verifies these signatures."""
+        ...
+
+
+class KeyAgreement(Protocol):
+    """The private half of a key-agreement key (X25519, P-256 or SM2), for `decrypt_with`."""
+
+    @property
+    def kid(self) -> str: ...
+
+    @property
+    def kind(self) -> KeyKind: ...
+
+    def agree(self, peer: HubKey) -> bytes:
+        """Shared secret Z with the public key `peer` of the same kind: the ECDH x coordinate
+        (P-256), the X25519 output, or x || y of the shared point (SM2)."""
+        ...
+
+
+@dataclass(frozen=True)
+class _KeySigner:
+    key: HubKey
+    alg: str
+
+    @property
+    def kid(self) -> str:
+        return self.key.kid
+
+    def sign(self, signing_input: bytes) -> bytes:
+        return _raw_sign(self.alg, self.key, signing_input)
+
+    def public_jwk(self) -> dict[str, Any]:
+        return dict(self.key.public_jwk())
+
+
+@dataclass(frozen=True)
+class _KeyAgreement:
+    key: HubKey
+
+    @property
+    def kid(self) -> str:
+        return self.key.kid
+
+    @property
+    def kind(self) -> KeyKind:
+        return self.key.kind
+
+    def agree(self, peer: HubKey) -> bytes:
+        if peer.kind != self.key.kind:
+            raise KeyFormatError(f"a {self.key.kind} key cannot agree with a {peer.kind} key")
+        if self.key.kind == "SM2":
+            assert self.key.sm2_private is not None and peer.sm2_public is not None
+            return sm.ecdh(self.key.sm2_private, peer.sm2_public)
+        assert self.key.jose is not None and peer.jose is not None
+        own, theirs = self.key.jose.private_key, peer.jose.public_key
+        if isinstance(own, ec.EllipticCurvePrivateKey) and isinstance(theirs, ec.EllipticCurvePublicKey):
+            return own.exchange(ec.ECDH(), theirs)
+        if isinstance(own, x25519.X25519PrivateKey) and isinstance(theirs, x25519.X25519PublicKey):
+            return own.exchange(theirs)  # refuses an all-zero result (small-order peer points)
+        raise KeyFormatError(f"a {self.key.kind} key cannot agree on a key")
+
+
 # --- detached JWS (RFC 7797) ---------------------------------------------------------------
 
 _JWS_REGISTRY = jws.JWSRegistry(algorithms=["Ed25519", "ES256"])
@@ -233,16 +340,20 @@ def _raw_verify(alg: str, key: HubKey, signing_input: bytes, sig: bytes) -> bool
         return False
 
 
-def sign_detached(body: bytes, key: HubKey, kid: str, alg: str, extra_header: Mapping[str, Any] | None = None) -> str:
-    """Compact detached JWS `header..signature` over the exact `body` bytes (RFC 7797, b64=false)."""
+def _header_b64(alg: str, kid: str, extra_header: Mapping[str, Any] | None, detached: bool) -> str:
     if alg not in SIGN_ALGS:
         raise KeyFormatError(f"unsupported JWS alg {alg!r}")
     extra = dict(extra_header or {})
     clash = _RESERVED & extra.keys()
     if clash:
         raise KeyFormatError(f"extra_header may not set {sorted(clash)}")
-    header = {"alg": alg, "kid": kid, "b64": False, "crit": ["b64"], **extra}
-    header_b64 = _json_b64(header)
+    unencoded: dict[str, Any] = {"b64": False, "crit": ["b64"]} if detached else {}
+    return _json_b64({"alg": alg, "kid": kid, **unencoded, **extra})
+
+
+def sign_detached(body: bytes, key: HubKey, kid: str, alg: str, extra_header: Mapping[str, Any] | None = None) -> str:
+    """Compact detached JWS `header..signature` over the exact `body` bytes (RFC 7797, b64=false)."""
+    header_b64 = _header_b64(alg, kid, extra_header, detached=True)
     sig = _raw_sign(alg, key, header_b64.encode("ascii") + b"." + body)
     return f"{header_b64}..{_b64e(sig)}"
 
@@ -296,6 +407,56 @@ def verify_detached(
     return header
 
 
+def sign_detached_with(body: bytes, signer: Signer, extra_header: Mapping[str, Any] | None = None) -> str:
+    """`sign_detached` by a Signer: the same header (`alg`, `kid` from the signer, b64/crit, extras)."""
+    header_b64 = _header_b64(signer.alg, signer.kid, extra_header, detached=True)
+    return f"{header_b64}..{_b64e(signer.sign(header_b64.encode('ascii') + b'.' + body))}"
+
+
+def sign_compact(payload: bytes, signer: Signer, extra_header: Mapping[str, Any] | None = None) -> str:
+    """Compact JWS `header.payload.signature` (RFC 7515) with `alg` and `kid` from the signer plus
+    the caller's extra members (e.g. `typ: "JWT"`); `b64` and `crit` may not be set."""
+    header_b64 = _header_b64(signer.alg, signer.kid, extra_header, detached=False)
+    signing_input = f"{header_b64}.{_b64e(payload)}"
+    return f"{signing_input}.{_b64e(signer.sign(signing_input.encode('ascii')))}"
+
+
+def verify_compact(
+    token: str,
+    resolve_key: Callable[[str], HubKey | None],
+    algorithms: Collection[str],
+) -> tuple[dict[str, Any], bytes]:
+    """Verify a compact JWS; returns (protected header, payload). Raises MalformedToken (shape,
+    header, a `crit` or `b64` member, alg not in `algorithms`), UnknownKey or BadSignature."""
+    parts = token.split(".")
+    if len(parts) != 3 or not parts[0] or not parts[2]:
+        raise MalformedToken("expected compact JWS 'header.payload.signature'")
+    if len(parts[0]) > MAX_HEADER_CHARS:
+        raise MalformedToken("protected header too large")
+    try:
+        header = json.loads(_b64d(parts[0]))
+        payload, sig = _b64d(parts[1]), _b64d(parts[2])
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise MalformedToken("compact JWS parts are not base64url (header: JSON)") from exc
+    if not isinstance(header, dict):
+        raise MalformedToken("protected header is not a JSON object")
+    if "crit" in header or "b64" in header:  # we understand no extension; b64 belongs to detached tokens
+        raise MalformedToken("compact JWS may not carry crit or b64")
+    if not isinstance(header.get("alg"), str) or header["alg"] not in SIGN_ALGS or header["alg"] not in algorithms:
+        raise MalformedToken(f"alg {header.get('alg')!r} not allowed here")
+    if not isinstance(header.get("kid"), str) or not header["kid"]:
+        raise MalformedToken("header needs a string kid")
+    try:
+        key = resolve_key(header["kid"])
+    except LookupError as exc:
+        raise UnknownKey(f"no key for kid {header['kid']!r}") from exc
+    if key is None:
+        raise UnknownKey(f"no key for kid {header['kid']!r}")
+    if not _raw_verify(header["alg"], key, f"{parts[0]}.{parts[1]}".encode("ascii"), sig):
+        raise BadSignature(f"signature does not verify for kid {header['kid']!r}")
+    return header, payload
+
+
 # --- JWE ----------------------------------------------------------------------------------
 
 _JWE_REGISTRY = jwe.JWERegistry(algorithms=["ECDH-ES", "A256GCM"])
@@ -314,13 +475,19 @@ def _sm_cek(z: bytes, header: Mapping[str, Any]) -> bytes:
     return sm.kdf(z + _other_info("SM4-GCM", apu, apv, 128), 16)
 
 
-def encrypt(plaintext: bytes, recipient: HubKey | Mapping[str, Any]) -> str:
-    """Compact JWE to `recipient` (a HubKey or public JWK): ECDH-ES/A256GCM, or SM2-KA/SM4-GCM."""
+def encrypt(
+    plaintext: bytes, recipient: HubKey | Mapping[str, Any], extra_header: Mapping[str, Any] | None = None
+) -> str:
+    """Compact JWE to `recipient` (a HubKey or public JWK): ECDH-ES/A256GCM, or SM2-KA/SM4-GCM.
+    `extra_header` adds protected members such as `cty`."""
     if len(plaintext) > MAX_JWE_BYTES:
         raise KeyFormatError(f"plaintext larger than {MAX_JWE_BYTES} bytes")
+    extra = dict(extra_header or {})
+    if clash := {"alg", "enc", "kid", "epk", "zip", "crit"} & extra.keys():
+        raise KeyFormatError(f"extra_header may not set {sorted(clash)}")
     key = _as_key(recipient)
     if key.kind in ("X25519", "P-256"):
-        header = {"alg": "ECDH-ES", "enc": "A256GCM", "kid": key.kid}
+        header = {"alg": "ECDH-ES", "enc": "A256GCM", "kid": key.kid, **extra}
         return jwe.encrypt_compact(header, plaintext, key.jose, registry=_JWE_REGISTRY)  # type: ignore[arg-type]
     if key.kind == "SM2":
         assert key.sm2_public is not None
@@ -331,7 +498,7 @@ def encrypt(plaintext: bytes, recipient: HubKey | Mapping[str, Any]) -> str:
             "x": _b64e(eph.public_key.x.to_bytes(32, "big")),
             "y": _b64e(eph.public_key.y.to_bytes(32, "big")),
         }
-        sm_header = {"alg": "SM2-KA", "enc": "SM4-GCM", "kid": key.kid, "epk": epk}
+        sm_header = {"alg": "SM2-KA", "enc": "SM4-GCM", "kid": key.kid, "epk": epk, **extra}
         header_b64 = _json_b64(sm_header)
         cek, iv = _sm_cek(sm.ecdh(eph, key.sm2_public), sm_header), os.urandom(12)
         sealed = sm.sm4_gcm_seal(cek, iv, plaintext, aad=header_b64.encode("ascii"))
@@ -365,12 +532,43 @@ def decrypt(token: str, private_key: HubKey) -> bytes:
     if alg == "SM2-KA" and private_key.kind == "SM2" and header.get("enc") == "SM4-GCM":
         if "crit" in header or "zip" in header:  # we produce neither and understand no extension
             raise DecryptError("SM JWE with crit or zip is not accepted")
-        return _decrypt_sm(token, header, private_key)
+        return _decrypt_sm(token, header, private_key.agreement())
     raise DecryptError(f"alg {alg!r} does not match a {private_key.kind} key")
 
 
-def _decrypt_sm(token: str, header: Mapping[str, Any], key: HubKey) -> bytes:
-    assert key.sm2_private is not None
+def decrypt_with(token: str, agreement: KeyAgreement) -> bytes:
+    """Plaintext of a compact JWE made by `encrypt`, opened through `agreement` (e.g. an HSM key
+    that never leaves the token); raises DecryptError on any failure, like `decrypt`."""
+    header = peek_header(token)
+    alg, enc = header.get("alg"), header.get("enc")
+    if "crit" in header or "zip" in header:  # we produce neither and understand no extension
+        raise DecryptError("JWE with crit or zip is not accepted")
+    if alg == "SM2-KA" and enc == "SM4-GCM" and agreement.kind == "SM2":
+        return _decrypt_sm(token, header, agreement)
+    if alg != "ECDH-ES" or enc != "A256GCM" or agreement.kind not in ("X25519", "P-256"):
+        raise DecryptError(f"alg {alg!r} / enc {enc!r} does not match a {agreement.kind} key")
+    parts = token.split(".")
+    if len(parts) != 5 or parts[1] != "":
+        raise DecryptError("expected compact JWE 'header..iv.ciphertext.tag'")
+    try:
+        epk = header["epk"]
+        members = ("kty", "crv", "x", "y") if agreement.kind == "P-256" else ("kty", "crv", "x")
+        # import_jwk refuses points off the curve, which stops invalid-curve attacks on the private key.
+        peer = import_jwk({**{m: epk[m] for m in members}, "kid": "epk"})
+        if peer.kind != agreement.kind:
+            raise DecryptError("epk is not of the recipient key's kind")
+        z = agreement.agree(peer)
+        apu, apv = _b64d(str(header.get("apu", ""))), _b64d(str(header.get("apv", "")))
+        cek = ConcatKDFHash(hashes.SHA256(), 32, _other_info("A256GCM", apu, apv, 256)).derive(z)
+        iv, ct, tag = _b64d(parts[2]), _b64d(parts[3]), _b64d(parts[4])
+        if len(iv) != 12 or len(tag) != 16:
+            raise DecryptError("A256GCM needs a 12-byte iv and a 16-byte tag")
+        return AESGCM(cek).decrypt(iv, ct + tag, parts[0].encode("ascii"))
+    except (KeyError, TypeError, AttributeError, ValueError, binascii.Error, KeyFormatError, InvalidTag) as exc:
+        raise DecryptError(f"JWE refused: {type(exc).__name__}") from exc
+
+
+def _decrypt_sm(token: str, header: Mapping[str, Any], agreement: KeyAgreement) -> bytes:
     parts = token.split(".")
     if len(parts) != 5 or parts[1] != "":
         raise DecryptError("expected compact JWE 'header..iv.ciphertext.tag'")
@@ -381,11 +579,11 @@ def _decrypt_sm(token: str, header: Mapping[str, Any], key: HubKey) -> bytes:
         # Sm2PublicKey refuses off-curve points, which stops invalid-curve attacks on d.
         eph = sm.Sm2PublicKey(int.from_bytes(_b64d(epk["x"]), "big"), int.from_bytes(_b64d(epk["y"]), "big"))
         iv, ct, tag = _b64d(parts[2]), _b64d(parts[3]), _b64d(parts[4])
-        cek = _sm_cek(sm.ecdh(key.sm2_private, eph), header)
+        cek = _sm_cek(agreement.agree(HubKey("SM2", "epk", sm2_public=eph)), header)
         if len(tag) != 16:
             raise DecryptError("tag must be 16 bytes")
         return sm.sm4_gcm_open(cek, iv, ct + tag, aad=parts[0].encode("ascii"))
-    except (KeyError, TypeError, AttributeError, ValueError, binascii.Error, sm.SmError) as exc:
+    except (KeyError, TypeError, AttributeError, ValueError, binascii.Error, sm.SmError, KeyFormatError) as exc:
         raise DecryptError(f"SM JWE refused: {type(exc).__name__}") from exc
 
 
@@ -394,17 +592,23 @@ __all__ = [
     "DecryptError",
     "HubKey",
     "JoseError",
+    "KeyAgreement",
     "KeyFormatError",
     "KeyKind",
     "MalformedToken",
     "SignatureError",
+    "Signer",
     "UnknownKey",
     "decrypt",
+    "decrypt_with",
     "encrypt",
     "generate_key",
     "import_jwk",
     "parse_detached_header",
     "peek_header",
+    "sign_compact",
     "sign_detached",
+    "sign_detached_with",
+    "verify_compact",
     "verify_detached",
 ]

@@ -69,6 +69,7 @@ async def verify_request(
     nonces: NonceGuard,
     required: bool,
     now: float | None = None,
+    algorithms: tuple[str, ...] = ("Ed25519", "ES256", "SM2"),
 ) -> dict[str, Any] | None:
     """The verified protected header, None for an unsigned call that may be unsigned, or
     SignatureRefused naming the rule: signature_required, malformed_signature, unknown_kid,
@@ -88,7 +89,7 @@ async def verify_request(
         return None
 
     try:
-        header = jose.verify_detached(token, body, resolve)
+        header = jose.verify_detached(token, body, resolve, algorithms)
     except jose.MalformedToken as exc:
         raise SignatureRefused("malformed_signature", str(exc)) from None
     except jose.UnknownKey as exc:
@@ -108,15 +109,20 @@ async def verify_request(
 
 
 class SignedRequests(httpx.Auth):
-    """httpx auth that signs every request body with `key` (and sends the API key)."""
+    """httpx auth that signs every request body with `key` (a private HubKey or any jose.Signer)
+    and sends the API key, or a bearer token when `api_key` is one."""
 
     requires_request_body = True
 
-    def __init__(self, key: jose.HubKey, api_key: str, alg: str = "Ed25519") -> None:
-        self.key, self.api_key, self.alg = key, api_key, alg
+    def __init__(self, key: jose.HubKey | jose.Signer, api_key: str, alg: str | None = None) -> None:
+        self.signer = key.signer(alg) if isinstance(key, jose.HubKey) else key
+        self.api_key = api_key
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers.setdefault("X-Api-Key", self.api_key)
+        if self.api_key.startswith("hk_"):
+            request.headers.setdefault("X-Api-Key", self.api_key)
+        else:
+            request.headers.setdefault("Authorization", f"Bearer {self.api_key}")
         extra = {"iat": int(time.time()), "nonce": secrets.token_urlsafe(18)}
-        request.headers[HEADER] = jose.sign_detached(request.content, self.key, self.key.kid, self.alg, extra)
+        request.headers[HEADER] = jose.sign_detached_with(request.content, self.signer, extra)
         yield request

@@ -1,5 +1,73 @@
 """The journal store (SQLAlchemy 2 async; SQLite or PostgreSQL) with Alembic migrations."""
 
+from store.approvals import (
+    Approval,
+    ApprovalError,
+    ApprovalExpired,
+    Approvals,
+    NotPending,
+    SameOperator,
+    UnknownApproval,
+)
+from store.chain import ChainBreak, ChainReport, UnknownChainHash
+from store.checkpoints import (
+    Checkpoint,
+    CheckpointBreak,
+    CheckpointError,
+    CheckpointReport,
+    JournalCheckpoints,
+    JournalReport,
+    jws_signer,
+    verify_checkpoints,
+    verify_journal,
+)
 from store.journal import FINAL, STATUSES, Claim, IdempotencyConflict, MessageView, Store, Transition
+from store.operators import (
+    DuplicateOperator,
+    InvalidOperator,
+    LastAdmin,
+    LoginFailed,
+    Operator,
+    OperatorDisabled,
+    OperatorError,
+    Operators,
+    UnknownOperator,
+)
 
-__all__ = ["FINAL", "STATUSES", "Claim", "IdempotencyConflict", "MessageView", "Store", "Transition"]
+__all__ = [
+    "FINAL",
+    "STATUSES",
+    "Approval",
+    "ApprovalError",
+    "ApprovalExpired",
+    "Approvals",
+    "ChainBreak",
+    "ChainReport",
+    "Checkpoint",
+    "CheckpointBreak",
+    "CheckpointError",
+    "CheckpointReport",
+    "Claim",
+    "DuplicateOperator",
+    "IdempotencyConflict",
+    "InvalidOperator",
+    "JournalCheckpoints",
+    "JournalReport",
+    "LastAdmin",
+    "LoginFailed",
+    "MessageView",
+    "NotPending",
+    "Operator",
+    "OperatorDisabled",
+    "OperatorError",
+    "Operators",
+    "SameOperator",
+    "Store",
+    "Transition",
+    "UnknownApproval",
+    "UnknownChainHash",
+    "UnknownOperator",
+    "jws_signer",
+    "verify_checkpoints",
+    "verify_journal",
+]

@@ -1,20 +1,49 @@
 """Tamper evidence for the journal: every status transition is a link in its writer's hash chain.
 
-A link's hash is SHA-256 over the previous link's hash and the transition's canonical bytes, so an
+A link's hash is a digest over the previous link's hash and the transition's canonical bytes, so an
 edited row breaks its own hash and a deleted row breaks the next row's `prev_hash`; the head and
 length of each chain, written in the same commit, reveal rows deleted at the end. Verification
-needs nothing but the database.
+needs nothing but the database. Each chain names its digest in `chain_heads.algorithm`: `sha256`
+(the default, and every chain written before the column existed) or `sm3` (GB/T 32905); both give
+64 hex characters.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from security.sm import sm3
+
 GENESIS = "0" * 64
+HASHES: dict[str, Callable[[bytes], str]] = {
+    "sha256": lambda data: hashlib.sha256(data).hexdigest(),
+    "sm3": lambda data: sm3(data).hex(),
+}
+
+
+class UnknownChainHash(ValueError):
+    """A chain hash algorithm the journal does not know."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown chain hash {name!r}; use one of {', '.join(HASHES)}")
+        self.name = name
+
+
+def check_algorithm(name: str) -> str:
+    """`name` if it is a chain hash algorithm, else UnknownChainHash listing the known ones."""
+    if name not in HASHES:
+        raise UnknownChainHash(name)
+    return name
+
+
+def digest(algorithm: str, data: bytes) -> str:
+    """Hex digest of `data` with the chain hash `algorithm`."""
+    return HASHES[check_algorithm(algorithm)](data)
 
 
 def canonical(row: dict[str, Any]) -> bytes:
@@ -31,8 +60,9 @@ def canonical(row: dict[str, Any]) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def link(prev_hash: str, row: dict[str, Any]) -> str:
-    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(row)).hexdigest()
+def link(prev_hash: str, row: dict[str, Any], algorithm: str = "sha256") -> str:
+    """The hash of the link holding `row` after the link hashed `prev_hash`."""
+    return digest(algorithm, prev_hash.encode() + b"\n" + canonical(row))
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from uuid6 import uuid7
 
 from canonical.envelope import Envelope
-from store.chain import GENESIS, ChainBreak, ChainReport, link
+from canonical.sensitive import EnvelopeSealer
+from store.chain import GENESIS, HASHES, ChainBreak, ChainReport, check_algorithm, link
 from store.schema import AttemptRow, AuditRow, ChainHeadRow, IdempotencyRow, MessageRow, OutboxRow, TransitionRow
 
 STATUSES = ("accepted", "routed", "sent", "delivered", "completed", "rejected", "retrying", "dead_lettered")
@@ -173,10 +174,19 @@ def _migrate(connection: Connection) -> None:
 class Store:
     """Async access to the journal. Safe to share across tasks of one process."""
 
-    def __init__(self, engine: AsyncEngine, idempotency_days: int = 30) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        idempotency_days: int = 30,
+        chain_hash: str = "sha256",
+        *,
+        sealer: EnvelopeSealer | None = None,
+    ) -> None:
         self.engine = engine
+        self.chain_hash = check_algorithm(chain_hash)  # this writer's chain digest: sha256 or sm3
         self._session = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self._retention = timedelta(days=idempotency_days)
+        self._sealer = sealer  # seals the sensitive fields of stored envelopes; None: stored in clear
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._lock_rows = engine.dialect.name == "postgresql"
@@ -185,8 +195,14 @@ class Store:
         self._head, self._count = GENESIS, 0
 
     @classmethod
-    async def open(cls, url: str, idempotency_days: int = 30) -> Store:
-        """Connect and bring the schema to the newest migration."""
+    async def open(
+        cls, url: str, idempotency_days: int = 30, chain_hash: str = "sha256", *, sealer: EnvelopeSealer | None = None
+    ) -> Store:
+        """Connect and bring the schema to the newest migration. `chain_hash` (sha256 or sm3) is
+        the digest of the hash chain this Store writes; other writers' chains keep their own.
+        With a `sealer`, the sensitive fields of every stored envelope are sealed on write and opened
+        on every read (`MessageView.envelope` is always in clear), so callers see no difference."""
+        check_algorithm(chain_hash)  # before connecting: a typo must not cost a migration run
         if url.startswith("sqlite"):
             # Writes go through one writer task; a few more connections serve concurrent reads (WAL).
             engine = create_async_engine(url, pool_size=4, max_overflow=0, pool_timeout=60)
@@ -195,7 +211,7 @@ class Store:
             engine = create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
         async with engine.begin() as conn:
             await conn.run_sync(_migrate)
-        return cls(engine, idempotency_days)
+        return cls(engine, idempotency_days, chain_hash, sealer=sealer)
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -269,10 +285,18 @@ class Store:
             head, count = self._head, self._count
             for row in loaded.transitions:
                 row["chain"], row["prev_hash"] = self._chain, head
-                row["hash"] = head = link(head, row)
+                row["hash"] = head = link(head, row, self.chain_hash)
             if loaded.transitions:
                 if count == 0:
-                    s.add(ChainHeadRow(chain=self._chain, head=head, count=len(loaded.transitions), updated_at=_now()))
+                    s.add(
+                        ChainHeadRow(
+                            chain=self._chain,
+                            head=head,
+                            count=len(loaded.transitions),
+                            updated_at=_now(),
+                            algorithm=self.chain_hash,
+                        )
+                    )
                 else:
                     await s.execute(
                         update(ChainHeadRow)
@@ -304,7 +328,7 @@ class Store:
                 t.add_key(
                     IdempotencyRow(scope=scope, message_id=mid, payload_digest=digest, expires_at=now + self._retention)
                 )
-                t.add_message(_message_row(env, scope, "received", now))
+                t.add_message(_message_row(env, scope, "received", now, self._sealer))
                 return Claim(mid, True, "received")
             if held.payload_digest != digest:
                 raise IdempotencyConflict(held.message_id)
@@ -341,7 +365,7 @@ class Store:
                 if held is not None and held.message_id != mid:
                     owner = await t.message(held.message_id)
                     if owner is not None:
-                        return _view(owner), False
+                        return _view(owner, self._sealer), False
                 if held is None:
                     t.add_key(
                         IdempotencyRow(
@@ -351,10 +375,10 @@ class Store:
                             expires_at=now + self._retention,
                         )
                     )
-                msg = t.add_message(_message_row(env, scope, "received", now))
+                msg = t.add_message(_message_row(env, scope, "received", now, self._sealer))
             if msg.status == "received":  # the row is locked (or the writer is the only one): no race
                 self._transition(t, msg, "accepted", "hub", {}, now)
-            return _view(msg), True
+            return _view(msg, self._sealer), True
 
         held_ids = (mid,)
         return await self._write(op, held_ids, (scope,))  # type: ignore[no-any-return]
@@ -440,14 +464,14 @@ class Store:
         async def op(t: _Loaded) -> tuple[int, MessageView | None]:
             msg = await t.message(message_id)
             if msg is None or msg.status in FINAL or msg.status == "dead_lettered":
-                return 0, _view(msg) if msg else None
+                return 0, _view(msg, self._sealer) if msg else None
             msg.attempts += 1
             msg.round_attempts += 1
             msg.adapter, msg.version = adapter, version
             self._transition(
                 t, msg, "sent", "hub", {"attempt": msg.attempts, "adapter": adapter, "version": version}, now
             )
-            return msg.round_attempts, _view(msg)
+            return msg.round_attempts, _view(msg, self._sealer)
 
         return await self._write(op, (message_id,))  # type: ignore[no-any-return]
 
@@ -502,7 +526,7 @@ class Store:
                     detail=json.dumps({"replay": msg.replays}),
                 )
             )
-            return _view(msg)
+            return _view(msg, self._sealer)
 
         return await self._write(op, (message_id,))  # type: ignore[no-any-return]
 
@@ -511,7 +535,7 @@ class Store:
     async def message(self, message_id: str) -> MessageView | None:
         async with self._session() as s:
             msg = await s.get(MessageRow, message_id)
-            return _view(msg) if msg else None
+            return _view(msg, self._sealer) if msg else None
 
     async def history(self, message_id: str) -> list[Transition]:
         async with self._session() as s:
@@ -529,7 +553,7 @@ class Store:
                     select(MessageRow).where(MessageRow.status == status).order_by(MessageRow.updated_at).limit(limit)
                 )
             ).scalars()
-            return [_view(r) for r in rows]
+            return [_view(r, self._sealer) for r in rows]
 
     async def count_by_status(self) -> dict[str, int]:
         async with self._session() as s:
@@ -609,6 +633,16 @@ class Store:
                     if broken := ends_well(chain):
                         return ChainReport(records, chains, broken)
                     chain, prev, length, chains = row.chain, GENESIS, 0, chains + 1
+                    # The head names the chain's digest, so without it the records cannot be checked.
+                    recorded = heads.get(str(chain))
+                    if recorded is None or recorded.algorithm not in HASHES:
+                        problem = (
+                            "no recorded head for this chain"
+                            if recorded is None
+                            else f"its head names an unknown hash algorithm {recorded.algorithm!r}"
+                        )
+                        return ChainReport(records, chains, ChainBreak(None, None, str(chain), problem))
+                    algorithm = recorded.algorithm
                 fields = {
                     "message_id": row.message_id,
                     "status": row.status,
@@ -619,7 +653,7 @@ class Store:
                 if row.prev_hash != prev:
                     problem = "does not follow the record before it: records deleted before it"
                     return ChainReport(records, chains, ChainBreak(row.seq, row.message_id, str(chain), problem))
-                if link(prev, fields) != row.hash:
+                if link(prev, fields, algorithm) != row.hash:
                     problem = "its content does not match its hash: edited after it was written"
                     return ChainReport(records, chains, ChainBreak(row.seq, row.message_id, str(chain), problem))
                 prev, length, records = str(row.hash), length + 1, records + 1
@@ -650,7 +684,7 @@ class Store:
         return await self._write(op)  # type: ignore[no-any-return]
 
 
-def _message_row(env: Envelope, scope: str, status: str, now: datetime) -> MessageRow:
+def _message_row(env: Envelope, scope: str, status: str, now: datetime, sealer: EnvelopeSealer | None) -> MessageRow:
     return MessageRow(
         id=str(env.id),
         type=env.type,
@@ -659,8 +693,8 @@ def _message_row(env: Envelope, scope: str, status: str, now: datetime) -> Messa
         tenant=env.tenant,
         correlation_id=env.correlation_id,
         idempotency_scope=scope,
-        payload_digest=env.payload_digest(),
-        envelope=env.to_bytes(),
+        payload_digest=env.payload_digest(),  # over the clear payload: a resubmission is recognised as the same
+        envelope=sealer.seal_envelope(env.to_bytes()) if sealer else env.to_bytes(),
         status=status,
         attempts=0,
         round_attempts=0,
@@ -670,7 +704,7 @@ def _message_row(env: Envelope, scope: str, status: str, now: datetime) -> Messa
     )
 
 
-def _view(m: MessageRow) -> MessageView:
+def _view(m: MessageRow, sealer: EnvelopeSealer | None) -> MessageView:
     return MessageView(
         m.id,
         m.type,
@@ -684,7 +718,7 @@ def _view(m: MessageRow) -> MessageView:
         m.round_attempts,
         m.replays,
         m.last_error,
-        m.envelope,
+        sealer.open_envelope(m.envelope) if sealer else m.envelope,
         _aware(m.created_at),
         _aware(m.updated_at),
     )

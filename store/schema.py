@@ -105,3 +105,47 @@ class ChainHeadRow(Base):
     head: Mapped[str] = mapped_column(String(64))
     count: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The chain's digest (store/chain.py HASHES); chains written before this column are sha256.
+    algorithm: Mapped[str] = mapped_column(String(16), default="sha256", server_default="sha256")
+
+
+class CheckpointRow(Base):
+    """A signed statement of every chain's length and head at one moment; see store/checkpoints.py."""
+
+    __tablename__ = "checkpoints"
+
+    n: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # 1, 2, 3 ... no gaps
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary)  # the exact signed bytes (RFC 8785 JSON)
+    signature: Mapped[str] = mapped_column(Text)  # compact detached JWS over body
+    kid: Mapped[str] = mapped_column(String(200))
+
+
+class OperatorRow(Base):
+    """A person who may use the admin API and console, with one role (security/rbac.py)."""
+
+    __tablename__ = "operators"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))  # argon2id PHC string
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    disabled: Mapped[bool] = mapped_column(default=False)
+    last_login: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApprovalRow(Base):
+    """A proposed action waiting for a second operator (four eyes); see store/approvals.py."""
+
+    __tablename__ = "approvals"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    action: Mapped[str] = mapped_column(String(64))
+    params: Mapped[str] = mapped_column(Text, default="{}")
+    proposed_by: Mapped[str] = mapped_column(String(64))
+    proposed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), index=True)  # proposed | approved | refused | expired
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

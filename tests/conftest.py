@@ -22,7 +22,9 @@ import httpx
 import pytest
 import yaml
 
-from security.jose import import_jwk
+from cli import dev_signer
+from security.jose import Signer
+from security.keystore import KeyStoreSettings
 from security.signatures import SignedRequests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,10 +89,20 @@ class RunningHub:
     def api_key(self, institution: str = "bank-a") -> str:
         return str(json.loads((self.home / "credentials.json").read_text())[institution])
 
+    def signing_key(self, institution: str = "bank-a") -> Signer | None:
+        """The institution's dev signing key, which the hub keeps in its key store."""
+        return dev_signer(self.home, institution, KeyStoreSettings(), self.env)
+
     def signer(self, institution: str = "bank-a") -> SignedRequests | None:
         """Signs like the institution's own systems would, with its dev key (None if it has none)."""
-        keys = json.loads((self.home / "signing-keys.json").read_text())
-        return SignedRequests(import_jwk(keys[institution]), self.api_key(institution)) if institution in keys else None
+        key = self.signing_key(institution)
+        return SignedRequests(key, self.api_key(institution)) if key else None
+
+    @property
+    def nats_login(self) -> dict[str, str]:
+        """The hub's own NATS user, for tests that look into its streams."""
+        creds = json.loads((self.home / "nats-hub.json").read_text())
+        return {"user": creds["user"], "password": creds["password"]}
 
     def client(self, institution: str = "bank-a", signed: bool = True) -> httpx.Client:
         return httpx.Client(
@@ -139,6 +151,7 @@ def start_hub(
     nats_port: int | None = None,
     timeout: float = 40,
     keep_env: bool = False,
+    extra_env: dict[str, str] | None = None,
 ) -> RunningHub:
     """`hub run` in a subprocess; HUB_NATS_URL / HUB_DATABASE_URL only pass through with keep_env."""
     env = {
@@ -147,6 +160,7 @@ def start_hub(
         "HUB_HTTP_PORT": str(http_port or free_port()),
         "HUB_NATS_PORT": str(nats_port or free_port()),
         "HUB_CONFIG_DIR": str(config_dir),
+        **(extra_env or {}),
     }
     if not keep_env:
         env.pop("HUB_NATS_URL", None)

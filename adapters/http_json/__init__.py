@@ -1,7 +1,8 @@
 """Generic adapter: POST the canonical message as JSON to a partner URL.
 
 The partner gets `Idempotency-Key: <message id>` on every attempt (and on DLQ replays), so a
-partner that honours the header applies each message once however often it is sent.
+partner that honours the header applies each message once however often it is sent. With a
+`protect` in the context, every attempt is signed (and encrypted) anew just before it is sent.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from adapters.base import (
     Receipt,
     TransientError,
     adapter_kind,
+    protected,
 )
 from canonical.envelope import Envelope
 
@@ -60,8 +62,9 @@ class HttpJsonAdapter:
         if self._client is None:
             await self.start()
         assert self._client is not None
+        body, headers = protected(self.ctx, outbound)
         try:
-            response = await self._client.post(outbound.target, content=outbound.body, headers=outbound.headers)
+            response = await self._client.post(outbound.target, content=body, headers=headers)
         except httpx.TimeoutException as exc:
             raise TransientError(f"timeout after {self.timeout}s: {type(exc).__name__}") from None
         except httpx.TransportError as exc:
@@ -87,7 +90,10 @@ class HttpJsonAdapter:
     async def start(self) -> None:
         if self._client is None:
             self._client = httpx.AsyncClient(
-                timeout=self.timeout, trust_env=False, limits=httpx.Limits(max_connections=64)
+                timeout=self.timeout,
+                trust_env=False,
+                limits=httpx.Limits(max_connections=64),
+                verify=self.ctx.tls or True,
             )
 
     async def stop(self) -> None:

@@ -62,7 +62,7 @@ async def faulty_lane(hub: RunningHub, tmp_path: Path) -> AsyncIterator[tuple[Je
         CircuitBreaker(config.breaker),
     )
     store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'journal.sqlite3'}")
-    nc = await nats.connect(hub.info["nats_url"])
+    nc = await nats.connect(hub.info["nats_url"], **hub.nats_login)
     js = nc.jetstream()
     pipeline = Pipeline(js, store, routing, {("faulty", "v1"): lane})
     await pipeline.start()

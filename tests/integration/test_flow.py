@@ -225,7 +225,7 @@ def test_every_status_change_is_published_as_an_event(hub: RunningHub) -> None:
     import nats
 
     async def watch() -> list[dict[str, Any]]:
-        nc = await nats.connect(hub.info["nats_url"])
+        nc = await nats.connect(hub.info["nats_url"], **hub.nats_login)
         try:
             sub = await nc.jetstream().subscribe(
                 "hub.evt.trade.invoice.>", ordered_consumer=True, deliver_policy=nats.js.api.DeliverPolicy.NEW
@@ -289,7 +289,7 @@ def test_routed_messages_carry_their_correlation_for_ordered_delivery(hub: Runni
     hub.wait_status(mid, {"completed"})
 
     async def last_routed() -> Any:
-        nc = await nats.connect(hub.info["nats_url"])
+        nc = await nats.connect(hub.info["nats_url"], **hub.nats_login)
         try:
             return await nc.jetstream().get_last_msg("HUB_OUT", "hub.out.factor-json.v1")
         finally:

@@ -1,0 +1,466 @@
+"""The `hub` command line: `hub run` starts a hub (hub.py); every other command finds the running hub
+through $HUB_HOME/run.json and talks to its admin API, or opens the journal or key store directly."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import ssl
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from hub import StartupError, serve
+from routes.config import RoutingConfig
+from routes.settings import HubSettings, HubTuning
+from security import jose
+from security.institutions import Institutions
+from security.keystore import KeyStoreSettings, Purpose, open_keystore
+from security.nats_users import (
+    DEV_CREDENTIALS,
+    HUB_CREDENTIALS,
+    SERVICES_FILE,
+    ServicesFile,
+    ensure_dev_passwords,
+    ensure_hub_credentials,
+    render_authorization,
+)
+from security.passwords import WeakPassword
+from security.signatures import SignedRequests
+from security.tls import client_context
+from store import Store
+from store.checkpoints import JournalReport, verify_journal
+from store.operators import DuplicateOperator, InvalidOperator, Operators
+
+app = typer.Typer(help="Trade-finance integration hub.", no_args_is_help=True, add_completion=False)
+dlq_app = typer.Typer(help="Dead letters: list and replay.", no_args_is_help=True)
+sandbox_app = typer.Typer(help="Sandbox partners.", no_args_is_help=True)
+adapters_app = typer.Typer(help="Adapters: list, pause, resume.", invoke_without_command=True)
+config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
+nats_app = typer.Typer(help="NATS users of internal services.", no_args_is_help=True)
+journal_app = typer.Typer(help="The journal.", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(adapters_app, name="adapters")
+app.add_typer(config_app, name="config")
+app.add_typer(nats_app, name="nats")
+app.add_typer(journal_app, name="journal")
+keys_app = typer.Typer(help="The hub's keys: list and rotate.", no_args_is_help=True)
+users_app = typer.Typer(help="Operators of the admin API and console.", no_args_is_help=True)
+approvals_app = typer.Typer(help="Four eyes: proposals waiting for a second operator.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(users_app, name="users")
+app.add_typer(approvals_app, name="approvals")
+FINAL_STATUSES = {"completed": 0, "rejected": 1, "dead_lettered": 1}
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(code)
+
+
+def _run_info() -> dict[str, Any]:
+    path = HubSettings().run_file
+    if not path.exists():
+        raise _fail(f"no running hub found ({path} is missing): start one with `hub run` or set HUB_HOME")
+    info: dict[str, Any] = json.loads(path.read_text())
+    return info
+
+
+def _verify(info: dict[str, Any], institution: str | None = None) -> ssl.SSLContext | bool:
+    """How the CLI checks the hub and its sandboxes found in run.json: the dev CA (and public CAs,
+    for a gateway with its own certificate), showing the institution's dev client certificate for
+    `--as`, else the hub's."""
+    tls = info.get("tls")
+    if not tls:
+        return True
+    pair = tls["institutions"].get(institution or "") or {"cert": tls["client_cert"], "key": tls["client_key"]}
+    return client_context(tls["ca_files"], pair["cert"], pair["key"], public_cas=True)
+
+
+def _admin() -> httpx.Client:
+    info = _run_info()
+    return httpx.Client(
+        verify=_verify(info),
+        base_url=info["http_url"],
+        headers={"authorization": f"Bearer {info['admin_token']}"},
+        timeout=30,
+        trust_env=False,
+    )
+
+
+def _check(response: httpx.Response) -> Any:
+    if response.status_code >= 400:
+        try:
+            body = response.json()
+            detail = body.get("detail", "")
+            errors = "".join(f"\n  {e['loc']}: {e['rule']} {e.get('detail', '')}" for e in body.get("errors", []))
+        except ValueError:
+            detail, errors = response.text, ""
+        raise _fail(f"error {response.status_code}: {detail}{errors}")
+    return response.json()
+
+
+def _print(value: Any, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(value, default=str))
+    elif isinstance(value, list):
+        for row in value:
+            typer.echo("  ".join(f"{k}={v}" for k, v in row.items() if not isinstance(v, (dict, list))))
+    else:
+        typer.echo(json.dumps(value, indent=2, default=str))
+
+
+@app.command()
+def run(
+    demo: Annotated[bool, typer.Option(help="add live sample traffic")] = False,
+    no_sandbox: Annotated[bool, typer.Option("--no-sandbox", help="start no sandbox partners")] = False,
+) -> None:
+    """Start the hub with embedded NATS, journal, sandbox partners and the gateway."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore", "alembic"):  # one line per request or migration step: not for a hub
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        asyncio.run(serve(HubSettings(), not no_sandbox, demo))
+    except StartupError as exc:
+        raise _fail(f"hub: {exc}") from None
+
+
+@app.command()
+def send(
+    file: Annotated[str, typer.Argument(help="message file, or - for stdin")],
+    as_: Annotated[str | None, typer.Option("--as", help="sandbox institution to send as")] = None,
+    idempotency_key: Annotated[str | None, typer.Option("--idempotency-key")] = None,
+    wait: Annotated[float | None, typer.Option(help="seconds to wait for a final status")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Submit a message through the gateway as an institution."""
+    info = _run_info()
+    body = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    creds = json.loads((Path(info["home"]) / "credentials.json").read_text())
+    who = as_ or next(iter(creds))
+    if who not in creds:
+        raise _fail(f"no credentials for institution {who!r}; sandbox institutions: {', '.join(creds)}")
+    is_json = body.lstrip()[:1] in (b"{", b"[")
+    headers = {"x-api-key": creds[who], "content-type": "application/json" if is_json else "application/xml"}
+    if body.lstrip()[:2] == b"{1":
+        headers["content-type"] = "text/plain"  # SWIFT FIN
+    if idempotency_key:
+        headers["idempotency-key"] = idempotency_key
+    signer = dev_signer(Path(info["home"]), who)
+    auth: httpx.Auth | None = SignedRequests(signer, creds[who]) if signer else None
+    with httpx.Client(
+        base_url=info["http_url"], timeout=30, trust_env=False, auth=auth, verify=_verify(info, who)
+    ) as client:
+        accepted = _check(client.post("/v1/messages", content=body, headers=headers))
+        if wait is None:
+            _print(accepted, as_json)
+            return
+        deadline = time.monotonic() + wait
+        while True:
+            state = _check(client.get(accepted["status_url"], headers={"x-api-key": creds[who]}))
+            if state["status"] in FINAL_STATUSES or time.monotonic() >= deadline:
+                break
+            time.sleep(0.2)
+    _print(state, True if as_json else False)
+    raise typer.Exit(FINAL_STATUSES.get(state["status"], 124))
+
+
+def dev_signer(
+    home: Path, institution: str, settings: KeyStoreSettings | None = None, environ: dict[str, str] | None = None
+) -> jose.Signer | None:
+    """The newest request-signing key the hub holds for a sandbox institution (None: it has none)."""
+    logging.getLogger("security.keystore").setLevel(logging.ERROR)  # the dev-KEK warning is for `hub run`
+    keys = open_keystore(settings or HubTuning.load(HubSettings().config_dir).keys, home, environ=environ)
+    active = [r for r in keys.records(institution) if r.purpose == Purpose.REQUEST_SIGNING and r.retired_at is None]
+    newest = max(active, key=lambda r: r.created_at, default=None)
+    return keys.signer(institution, Purpose.REQUEST_SIGNING, newest.suite) if newest else None
+
+
+@app.command()
+def status(message_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Status history of one message."""
+    with _admin() as client:
+        _print(_check(client.get(f"/v1/messages/{message_id}")), as_json)
+
+
+@sandbox_app.command("received")
+def sandbox_received(
+    partner: str,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    all_calls: Annotated[bool, typer.Option("--all", help="every call, not only effects")] = False,
+) -> None:
+    """What a sandbox partner received (its effects: message id, idempotency key, time)."""
+    info = _run_info()
+    endpoints = info["sandboxes"]
+    if partner not in endpoints:
+        raise _fail(f"no sandbox partner {partner!r}; running: {', '.join(endpoints)}")
+    rows = _check(
+        httpx.get(
+            f"{endpoints[partner]}/_sandbox/received" + ("?all=1" if all_calls else ""),
+            trust_env=False,
+            verify=_verify(info),
+        )
+    )
+    _print(rows, as_json)
+
+
+@dlq_app.command("list")
+def dlq_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Dead-lettered messages with their reason."""
+    with _admin() as client:
+        _print(_check(client.get("/admin/dlq")), as_json)
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    message_id: Annotated[str | None, typer.Argument()] = None, all_: Annotated[bool, typer.Option("--all")] = False
+) -> None:
+    """Send dead letters back to their adapter (keeps their idempotency key)."""
+    if not message_id and not all_:
+        raise _fail("name a message ID or --all", 2)
+    with _admin() as client:
+        ids = [message_id] if message_id else [m["id"] for m in _check(client.get("/admin/dlq"))]
+        for mid in ids:
+            _check(client.post(f"/admin/dlq/{mid}/replay"))
+            typer.echo(f"replayed {mid}")
+
+
+@adapters_app.callback()
+def adapters_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Registered adapters with kind, versions, weights and health."""
+    if ctx.invoked_subcommand:
+        return
+    with _admin() as client:
+        rows = _check(client.get("/admin/adapters"))
+    if as_json:
+        _print(rows, True)
+        return
+    for a in rows:
+        versions = ", ".join(
+            f"{v['version']}={v['weight']}% {v['breaker']}{'' if v['healthy'] else ' UNHEALTHY'}" for v in a["versions"]
+        )
+        typer.echo(f"{a['name']:<16} {a['category']:<10} {a['kind']:<10} {'PAUSED ' if a['paused'] else ''}{versions}")
+
+
+@adapters_app.command("pause")
+def adapters_pause(name: str) -> None:
+    """Stop delivering to one partner; its messages wait."""
+    with _admin() as client:
+        _check(client.post(f"/admin/adapters/{name}/pause"))
+    typer.echo(f"{name} paused")
+
+
+@adapters_app.command("resume")
+def adapters_resume(name: str) -> None:
+    """Resume delivery to a paused partner."""
+    with _admin() as client:
+        _check(client.post(f"/admin/adapters/{name}/resume"))
+    typer.echo(f"{name} resumed")
+
+
+@config_app.command("check")
+def config_check() -> None:
+    """Validate config/*.yaml and hub.toml without starting anything."""
+    settings = HubSettings()
+    try:
+        HubTuning.load(settings.config_dir)
+        routing = RoutingConfig.load(settings.config_dir / "routes.yaml")
+        institutions = Institutions.load(settings.config_dir / "partners.yaml")
+        services = ServicesFile.load(settings.config_dir / SERVICES_FILE).services
+        from adapters.base import kinds
+
+        unknown = sorted({a.kind for a in routing.adapters.values()} - set(kinds()))
+        if unknown:
+            raise ValueError(f"adapters: unknown kind(s) {', '.join(unknown)}; known: {', '.join(sorted(kinds()))}")
+    except Exception as exc:
+        raise _fail(f"config invalid: {exc}") from None
+    typer.echo(
+        f"config valid: {len(routing.adapters)} adapters, {len(routing.routes)} routes, "
+        f"{len(institutions.all())} institutions, {len(services)} internal services"
+    )
+
+
+@journal_app.command("verify")
+def journal_verify() -> None:
+    """Recompute the hash chains and check the signed checkpoints; exit 1 naming the first break."""
+    settings = HubSettings()
+
+    async def verify() -> JournalReport:
+        keys = open_keystore(HubTuning.load(settings.config_dir).keys, settings.home.resolve())
+        store = await Store.open(settings.database)
+        try:
+            return await verify_journal(store, keys.public_key)
+        finally:
+            await store.close()
+
+    logging.getLogger("security.keystore").setLevel(logging.ERROR)  # the dev-KEK warning is for `hub run`
+    report = asyncio.run(verify())
+    if not report.ok:
+        raise _fail(report.summary())
+    typer.echo(report.summary())
+
+
+@journal_app.command("checkpoint")
+def journal_checkpoint() -> None:
+    """Sign a checkpoint of every chain head now (the hub also does so periodically)."""
+    with _admin() as client:
+        done = _check(client.post("/admin/journal/checkpoint"))
+    typer.echo(f"checkpoint {done['number']} signed by {done['kid']} over {len(done['chains'])} chains")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    owner: Annotated[str, typer.Option("--owner", help="hub, or a sandbox institution id")],
+    purpose: Annotated[str | None, typer.Option(help="request_signing, payload_encryption, tokens, ...")] = None,
+    suite: Annotated[str | None, typer.Option(help="jose or sm")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Add a new key per purpose and suite; the previous ones keep verifying for overlap_days."""
+    with _admin() as client:
+        answer = client.post("/admin/keys/rotate", json={"owner": owner, "purpose": purpose, "suite": suite})
+        done = _check(answer)
+    if answer.status_code == 202:
+        typer.echo(
+            f"proposed: approval {done['approval']['id']} waits for a second operator "
+            f"(`hub approvals approve {done['approval']['id']} --as NAME`)"
+        )
+        return
+    if as_json:
+        _print(done, True)
+        return
+    for r in done:
+        typer.echo(f"new key {r['kid']} ({r['alg']}, {r['purpose']})")
+
+
+@keys_app.command("list")
+def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every key the hub holds: kid, owner, purpose, suite, expiry, retirement."""
+    with _admin() as client:
+        _print(_check(client.get("/admin/keys")), as_json)
+
+
+@users_app.command("add")
+def users_add(
+    name: str,
+    role: Annotated[str, typer.Option(help="viewer, operator, admin or auditor")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the password from stdin")] = False,
+) -> None:
+    """Add an operator (password hashed with argon2id) straight into the journal database."""
+    password = (
+        sys.stdin.readline().rstrip("\n")
+        if password_stdin
+        else typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    )
+
+    async def add() -> str:
+        store = await Store.open(HubSettings().database)
+        try:
+            added = await Operators(store).add(name, role, password, by="cli")
+            return f"operator {added.name} added with role {added.role.value}"
+        finally:
+            await store.close()
+
+    try:
+        typer.echo(asyncio.run(add()))
+    except (InvalidOperator, WeakPassword, DuplicateOperator) as exc:
+        raise _fail(str(exc)) from None
+
+
+@users_app.command("list")
+def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Operators with their role and state."""
+    with _admin() as client:
+        _print(_check(client.get("/admin/users")), as_json)
+
+
+@approvals_app.command("list")
+def approvals_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Proposals waiting for a second operator."""
+    with _admin() as client:
+        _print(_check(client.get("/admin/approvals")), as_json)
+
+
+def _decide(approval_id: str, operator: str, decision: str, reason: str | None) -> None:
+    password = (
+        typer.prompt(f"password of {operator}", hide_input=True)
+        if sys.stdin.isatty()
+        else (sys.stdin.readline().rstrip("\n"))
+    )
+    info = _run_info()
+    with httpx.Client(base_url=info["http_url"], timeout=30, trust_env=False, verify=_verify(info)) as client:
+        session = _check(client.post("/admin/login", json={"name": operator, "password": password}))
+        headers = {"authorization": f"Bearer {session['access_token']}"}
+        done = _check(
+            client.post(f"/admin/approvals/{approval_id}/{decision}", json={"reason": reason}, headers=headers)
+        )
+    typer.echo(f"approval {approval_id}: {done['approval']['status']} by {operator}")
+
+
+@approvals_app.command("approve")
+def approvals_approve(
+    approval_id: str,
+    as_: Annotated[str, typer.Option("--as", help="the approving operator (not the proposer)")],
+    reason: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Approve a proposal as a second operator (password from the prompt, or stdin); it runs at once."""
+    _decide(approval_id, as_, "approve", reason)
+
+
+@approvals_app.command("refuse")
+def approvals_refuse(
+    approval_id: str,
+    as_: Annotated[str, typer.Option("--as", help="the deciding operator")],
+    reason: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Refuse a proposal as a second operator."""
+    _decide(approval_id, as_, "refuse", reason)
+
+
+@app.command()
+def bench(
+    seconds: Annotated[float, typer.Option(help="how long to publish")] = 10.0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Throughput and latency of the hub end to end, against a raw baseline in the same run."""
+    import runpy
+
+    script = Path(__file__).resolve().parent / "bench" / "hub_bench.py"
+    if not script.exists():
+        raise _fail("bench/hub_bench.py is not here: run `hub bench` from a checkout of the hub")
+    runpy.run_path(str(script))["main"](seconds, as_json)
+
+
+@nats_app.command("authorization")
+def nats_authorization(
+    hub_nkey: Annotated[str | None, typer.Option(help="the hub's public nkey (cluster)")] = None,
+    out: Annotated[Path | None, typer.Option(help="write the block here (owner-only) instead of stdout")] = None,
+) -> None:
+    """Print the nats-server authorization block for config/services.yaml; include it on every node."""
+    settings = HubSettings()
+    home = settings.home.resolve()
+    try:
+        services = ServicesFile.load(settings.config_dir / SERVICES_FILE).services
+        dev = ensure_dev_passwords(services, home / DEV_CREDENTIALS)
+        hub_hash = None if hub_nkey else ensure_hub_credentials(home / HUB_CREDENTIALS).password_bcrypt
+        block = render_authorization(hub_hash, services, dev, hub_nkey=hub_nkey)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if out is None:
+        typer.echo(block, nl=False)
+        return
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(block)
+    where = "the hub's nkey seed" if hub_nkey else f"user hub, password in {home / HUB_CREDENTIALS}"
+    typer.echo(f"wrote {out}: hub ({where}) + {len(services)} service(s); include it on every node", err=True)
+
+
+def main() -> None:
+    app()
