@@ -62,6 +62,7 @@ from security.nats_users import (
     ensure_event_consumers,
     hub_nats_access,
 )
+from security.origin import IngressSeal
 from security.outbound import (
     HUB_JWKS_FILE,
     PARTNER_JWKS_FILE,
@@ -185,7 +186,16 @@ class Hub:
         self.directory = InstitutionDirectory(kv, institutions)
         await self.directory.start(institutions.all())
         lanes = self._lanes(institutions, partner_tls)
-        self.pipeline = Pipeline(self.js, self.store, self.routing, lanes)
+        self.seal = IngressSeal.from_kek(self.kek.key)
+        services = {svc.id: svc for svc in self.nats_access.services}
+        self.pipeline = Pipeline(
+            self.js,
+            self.store,
+            self.routing,
+            lanes,
+            self.seal,
+            lambda source, message_type: source in services and services[source].may_publish(message_type),
+        )
         await self.pipeline.start()
         self.relay = OutboxRelay(self.js, self.store, lambda iid: _webhook_statuses(institutions, iid))
         self.relay.start()
@@ -232,6 +242,7 @@ class Hub:
             operators=self.operators,
             approvals=self.approvals,
             checkpoint=self.security_jobs.run_once,
+            seal=self.seal,
         )
         self.server = _Server(
             uvicorn.Config(
@@ -548,7 +559,7 @@ async def _demo_traffic(hub: Hub, stop: asyncio.Event) -> None:
         n += 1
         sample["payload"]["invoice_no"] = f"DEMO-{int(time.time())}-{n}"
         env = canonical.parse_envelope({**sample, "source": "bank-a"})
-        await accept(hub.store, hub.js, env)
+        await accept(hub.store, hub.js, env, hub.seal)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 2.0)
 

@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from canonical import parse_envelope  # noqa: E402
+from canonical.envelope import idempotency_scope  # noqa: E402
 from routes.children import nats_server_binary, write_nats_config  # noqa: E402
 
 WINDOW = 512  # publishes awaiting their ack
@@ -60,11 +61,16 @@ def percentiles(values: list[float]) -> tuple[float, float, float]:
     return q[49], q[94], q[98]
 
 
+async def _publish(js: Any, subject: str, message: bytes | tuple[bytes, dict[str, str]]) -> Any:
+    data, headers = message if isinstance(message, tuple) else (message, None)
+    return await js.publish_async(subject, data, headers=headers)
+
+
 async def publish_for(js: Any, subject: str, seconds: float, body: Any) -> int:
     pending: list[asyncio.Future[Any]] = []
     sent, deadline = 0, time.monotonic() + seconds
     while time.monotonic() < deadline:
-        pending.append(await js.publish_async(subject, body(sent)))
+        pending.append(await _publish(js, subject, body(sent)))
         sent += 1
         if len(pending) >= WINDOW:
             await asyncio.gather(*pending)
@@ -80,7 +86,7 @@ async def publish_paced(js: Any, subject: str, seconds: float, rate: float, body
     while (elapsed := time.monotonic() - start) < seconds:
         due = int(elapsed * rate) + 1
         while sent < due:
-            pending.append(await js.publish_async(subject, body(sent)))
+            pending.append(await _publish(js, subject, body(sent)))
             sent += 1
         await asyncio.sleep(0.002)
     await asyncio.gather(*pending)
@@ -178,14 +184,17 @@ async def hub(seconds: float, work: Path) -> dict[str, float]:
                 raise RuntimeError("hub did not start")
             await asyncio.sleep(0.1)
         info = json.loads((home / "run.json").read_text())
-        login = json.loads((home / "nats-hub.json").read_text())
-        nc = await nats.connect(info["nats_url"], user=login["user"], password=login["password"])
+        ledger = json.loads((home / "nats-credentials.json").read_text())["ledger"]  # an internal service
+        nc = await nats.connect(
+            info["nats_url"], user=ledger["user"], password=ledger["password"], inbox_prefix=ledger["inbox_prefix"]
+        )
         js = nc.jetstream()
         sample = json.loads((ROOT / "docs" / "samples" / "invoice.json").read_text())
 
-        def envelope(i: int) -> bytes:
+        def envelope(i: int) -> tuple[bytes, dict[str, str]]:
             sample["payload"]["invoice_no"] = f"B-{i}"
-            return parse_envelope({**sample, "source": "platform-x"}).to_bytes()
+            env = parse_envelope({**sample, "source": "ledger"})
+            return env.to_bytes(), {"Nats-Msg-Id": idempotency_scope(env.source, env.idempotency_key or str(env.id))}
 
         journal = sqlite3.connect(home / "journal.sqlite3", timeout=30)
         # Phase 1: saturate, for the peak rate.

@@ -136,9 +136,9 @@ def create_app(services: Services) -> FastAPI:
             )
             raise Problem(403, "client-certificate", "Client certificate refused", detail)
         if not allowed(address, inst.ip_allowlist):
-            raise Problem(
-                403, "ip-not-allowed", "Address not allowed", f"{inst.id} may not call from {address}", address=address
-            )
+            detail = f"{inst.id} may not call from {address}"
+            errors = [Violation("client_address", "ip_allowlist", detail)]
+            raise Problem(403, "ip-not-allowed", "Address not allowed", detail, errors, address=address)
         if inst.rate_limit is not None:
             ok, wait_s = limiter.take(inst.id, inst.rate_limit)
             if not ok:
@@ -272,7 +272,7 @@ def create_app(services: Services) -> FastAPI:
                 allowed_types=inst.allowed_types,
             )
         await check_limits(inst, env)
-        message_id, status, new = await accept(services.store, services.js, env)
+        message_id, status, new = await accept(services.store, services.js, env, services.seal)
         headers = {} if new else {"Idempotent-Replayed": "true"}
         return JSONResponse(
             {"id": message_id, "status": status, "status_url": f"/v1/messages/{message_id}"},

@@ -13,9 +13,11 @@ from canonical.jsonwire import load_json
 from gateway.problems import Problem
 from routes.pipeline import scope_of
 from security.institutions import Institution
+from security.origin import SEAL_HEADER, IngressSeal
 from store import IdempotencyConflict, Store
 
 SERVER_FIELDS = ("id", "created_at", "signature")
+UNSAFE_XML_RULES = frozenset({"doctype_forbidden", "too_deep", "too_large", "processing_instruction"})
 MAX_JSON_DEPTH = 32  # an envelope is about six levels deep; more is an attack on the parser
 
 
@@ -55,7 +57,10 @@ def envelope_from(body: bytes, content_type: str, inst: Institution, idem_header
     try:
         decoded = codec.decode(body)
     except RejectedInput as exc:
-        raise Problem(422, "invalid-document", exc.title, str(exc), exc.violations) from None
+        # A parser protection tripping (DTD, depth, size) is an attack on the parser, not a bad document.
+        unsafe = any(v.rule in UNSAFE_XML_RULES for v in exc.violations)
+        slug = "unsafe-xml" if unsafe else "invalid-document"
+        raise Problem(422, slug, "Unsafe XML refused" if unsafe else exc.title, str(exc), exc.violations) from None
     data = {
         "type": decoded.type,
         "source": inst.id,
@@ -119,7 +124,7 @@ def _validated(data: dict[str, Any]) -> Envelope:
         raise Problem(422, "invalid-envelope", exc.title, str(exc), exc.violations) from None
 
 
-async def accept(store: Store, js: Any, env: Envelope) -> tuple[str, str, bool]:
+async def accept(store: Store, js: Any, env: Envelope, seal: IngressSeal | None = None) -> tuple[str, str, bool]:
     """Claim the idempotency key, publish to HUB_IN and wait for JetStream's ack.
 
     Returns (message id, status, new). Nothing is acknowledged to the caller before the ack; a
@@ -146,7 +151,9 @@ async def accept(store: Store, js: Any, env: Envelope) -> tuple[str, str, bool]:
         if view is not None:
             env = Envelope.from_bytes(view.envelope)
     try:
-        await js.publish(env.subject, env.to_bytes(), headers={"Nats-Msg-Id": scope}, timeout=5)
+        body = env.to_bytes()
+        headers = {"Nats-Msg-Id": scope, **({SEAL_HEADER: seal.seal(scope, body)} if seal else {})}
+        await js.publish(env.subject, body, headers=headers, timeout=5)
     except Exception as exc:
         if claim.new:
             await store.release(str(env.id), scope)

@@ -14,6 +14,7 @@ from routes.pipeline import Pipeline
 from routes.settings import HubTuning
 from security.institutions import Institutions
 from security.keystore import KeyStore
+from security.origin import IngressSeal
 from security.signatures import NonceGuard
 from security.tokens import TokenIssuer
 from store import Store
@@ -40,5 +41,6 @@ class Services:
     operators: Operators | None = None  # operator accounts and their roles
     approvals: Approvals | None = None  # four eyes
     checkpoint: Callable[[], Awaitable[Any]] | None = None  # a signed journal checkpoint now
+    seal: IngressSeal | None = None  # marks what the gateway publishes as authenticated by it
     started: bool = False
     extra: dict[str, Any] = field(default_factory=dict)

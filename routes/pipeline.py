@@ -25,6 +25,7 @@ from routes.config import AdapterConfig, RoutingConfig
 from routes.export_guard import export_refusal
 from routes.retry import CircuitBreaker, backoff_delay
 from routes.rules import Decision, decide
+from security.origin import SEAL_HEADER, IngressSeal
 from store import Store
 
 log = logging.getLogger("hub.pipeline")
@@ -108,9 +109,18 @@ async def pull_loop(
 
 class Pipeline:
     def __init__(
-        self, js: JetStreamContext, store: Store, routing: RoutingConfig, lanes: dict[tuple[str, str], Lane]
+        self,
+        js: JetStreamContext,
+        store: Store,
+        routing: RoutingConfig,
+        lanes: dict[tuple[str, str], Lane],
+        seal: IngressSeal | None = None,
+        may_publish: Callable[[str, str], bool] = lambda service, message_type: False,
     ) -> None:
+        """`seal` checks what the gateway published; `may_publish(source, type)` says whether an
+        internal service may send a type (without a seal, the router believes nothing else)."""
         self.js, self.store, self.routing, self.lanes = js, store, routing, lanes
+        self.seal, self.may_publish = seal, may_publish
         self.stop_event = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -164,6 +174,13 @@ class Pipeline:
         env = await self._readable(msg, "router")
         if env is None:
             return
+        forged = self._forged(msg, env)
+        if forged is not None:
+            # Not accepted by the hub, so not journalled: audited with the evidence and termed.
+            detail = {"source": env.source, "type": env.type, "rule": forged}
+            await self.store.audit("hub", "router.refused_origin", str(env.id), detail)
+            await msg.term()
+            return
         view, owner = await self.store.ensure(env, scope_of(env))
         if not owner:
             await self.store.audit("hub", "router.duplicate", str(env.id), {"original": view.id})
@@ -187,6 +204,18 @@ class Pipeline:
             str(env.id), "routed", detail=decision.as_json(), adapter=decision.adapter, version=decision.version
         )
         await msg.ack()
+
+    def _forged(self, msg: Msg, env: Envelope) -> str | None:
+        """Why a message on hub.in is not what it claims (None when it is): the gateway's seal, or an
+        internal service sending under its own id a type it may send, with the dedup id it implies."""
+        if self.seal is None:
+            return None
+        scope, headers = scope_of(env), msg.headers or {}
+        if headers.get("Nats-Msg-Id") != scope:
+            return "msg_id_mismatch"  # a chosen dedup id could suppress another sender's message
+        if self.seal.valid(scope, msg.data, headers.get(SEAL_HEADER)):
+            return None
+        return None if self.may_publish(env.source, env.type) else "source_not_permitted"
 
     async def _refusal(self, env: Envelope, decision: Decision | None) -> tuple[str, str] | None:
         """(reason, error) if `env` may not go where `decision` sends it; export refusals are audited."""

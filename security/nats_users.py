@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import fnmatch
 import json
 import re
 import secrets
@@ -187,6 +188,12 @@ class InternalService(BaseModel):
     def inbox_prefix(self) -> str:
         """The inbox prefix its client must use (nats-py `inbox_prefix`, nats.go `nats.CustomInboxPrefix`)."""
         return f"_INBOX_{self.id}"
+
+    def may_publish(self, message_type: str) -> bool:
+        """The same rule nats-server applies to its hub.in subjects ('*' is one token)."""
+        return any(
+            fnmatch.fnmatchcase(message_type, t) and t.count(".") == message_type.count(".") for t in self.publish
+        )
 
     @property
     def event_consumer(self) -> str:

@@ -193,7 +193,7 @@ def test_source_of_another_institution(hub: RunningHub, before: Trace) -> None:
 def test_address_outside_the_allowlist(hub: RunningHub, before: Trace) -> None:
     with from_address(hub, "127.0.0.2") as client:
         answer = client.post(PATH, json=invoice())
-    assert_refused(hub, before, answer, 403, "ip-not-allowed", None, actor="limited-bank")
+    assert_refused(hub, before, answer, 403, "ip-not-allowed", "ip_allowlist", actor="limited-bank")
     assert answer.json()["address"] == "127.0.0.2"
     entry = next(a for a in audit_log(hub) if a["seq"] > before.audit_seq and a["action"] == "gateway.refused")
     assert entry["detail"]["address"] == "127.0.0.2"
@@ -211,20 +211,20 @@ def test_call_without_credential_is_audited_as_anonymous(hub: RunningHub, before
 @pytest.mark.parametrize("sample", XML_SAMPLES, ids=XML_IDS)
 def test_xml_with_an_external_entity(hub: RunningHub, before: Trace, sample: XmlSample) -> None:
     answer = post_signed(hub, sample.with_entity(XXE, b"xxe"), "application/xml")
-    assert_refused(hub, before, answer, 422, "invalid-document", "doctype_forbidden")
+    assert_refused(hub, before, answer, 422, "unsafe-xml", "doctype_forbidden")
     assert "/etc/passwd" not in answer.text and "root:" not in answer.text
 
 
 @pytest.mark.parametrize("sample", XML_SAMPLES, ids=XML_IDS)
 def test_xml_billion_laughs(hub: RunningHub, before: Trace, sample: XmlSample) -> None:
     answer = post_signed(hub, sample.with_entity(LAUGHS, b"lol9"), "application/xml")
-    assert_refused(hub, before, answer, 422, "invalid-document", "doctype_forbidden")
+    assert_refused(hub, before, answer, 422, "unsafe-xml", "doctype_forbidden")
 
 
 @pytest.mark.parametrize("sample", XML_SAMPLES, ids=XML_IDS)
 def test_xml_nested_ten_thousand_deep(hub: RunningHub, before: Trace, sample: XmlSample) -> None:
     answer = post_signed(hub, sample.nested(DEEP), "application/xml")
-    assert_refused(hub, before, answer, 422, "invalid-document", "too_deep")
+    assert_refused(hub, before, answer, 422, "unsafe-xml", "too_deep")
 
 
 # -- size and depth ----------------------------------------------------------------------------

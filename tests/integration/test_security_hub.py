@@ -17,6 +17,7 @@ import httpx
 import nats
 import pytest
 
+from canonical.envelope import idempotency_scope, parse_envelope
 from security import jose
 from security.keystore import HUB, KeyStoreSettings, Purpose, Suite, open_keystore
 from security.tokens import API_AUDIENCE, TokenIssuer
@@ -271,7 +272,7 @@ def test_key_rotation_while_traffic_flows_loses_nothing(hub: RunningHub) -> None
     assert states == ["completed"] * 40
     with hub.sandbox("factor-json") as partner:
         calls = {r["message_id"]: r for r in partner.get("/_sandbox/received").json()}
-    assert all(calls[mid]["signature"] == "valid" for mid in ids)
+    assert all(calls[mid]["signature"] == "valid" and calls[mid]["encrypted"] for mid in ids)
     assert len({calls[mid]["signature_kid"] for mid in ids}) >= 1
     with hub.admin() as admin:
         keys = admin.get("/admin/keys").json()
@@ -293,3 +294,51 @@ def test_nats_refuses_anonymous_clients(hub: RunningHub) -> None:
 
     with pytest.raises(Exception, match=r"(?i)authorization"):
         asyncio.run(anonymous())
+
+
+class TestInternalPublishers:
+    """A service publishes on hub.in as its NATS user; the router believes only what it may send."""
+
+    def publish(self, hub: RunningHub, source: str, msg_id: str | None = None) -> str:
+        ledger = json.loads((hub.home / "nats-credentials.json").read_text())["ledger"]
+        body = copy.deepcopy(invoice())
+        body["payload"]["invoice_no"] = f"SVC-{secrets.token_hex(4)}"
+        env = parse_envelope({**body, "source": source})
+
+        async def send() -> None:
+            nc = await nats.connect(
+                hub.info["nats_url"],
+                user=ledger["user"],
+                password=ledger["password"],
+                inbox_prefix=ledger["inbox_prefix"],
+            )
+            scope = msg_id or idempotency_scope(env.source, env.idempotency_key or str(env.id))
+            await nc.jetstream().publish(env.subject, env.to_bytes(), headers={"Nats-Msg-Id": scope})
+            await nc.close()
+
+        asyncio.run(send())
+        return str(env.id)
+
+    def refusal(self, hub: RunningHub, message_id: str) -> dict[str, Any] | None:
+        deadline = time.monotonic() + 10
+        with hub.admin() as admin:
+            while time.monotonic() < deadline:
+                for row in admin.get("/admin/audit").json():
+                    if row["action"] == "router.refused_origin" and row["target"] == message_id:
+                        return dict(row["detail"])
+                time.sleep(0.1)
+        return None
+
+    def test_a_service_sending_its_own_type_under_its_own_id_is_routed(self, hub: RunningHub) -> None:
+        mid = self.publish(hub, "ledger")
+        assert hub.wait_status(mid, FINAL)["status"] == "completed"
+
+    def test_a_service_posing_as_an_institution_is_refused(self, hub: RunningHub) -> None:
+        mid = self.publish(hub, "bank-a")
+        assert self.refusal(hub, mid) == {"source": "bank-a", "type": "trade.invoice", "rule": "source_not_permitted"}
+        with hub.admin() as admin:
+            assert admin.get(f"/v1/messages/{mid}").status_code == 404  # never accepted, never journalled
+
+    def test_a_chosen_dedup_id_is_refused(self, hub: RunningHub) -> None:
+        mid = self.publish(hub, "ledger", msg_id="0" * 64)
+        assert (self.refusal(hub, mid) or {}).get("rule") == "msg_id_mismatch"
