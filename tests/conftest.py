@@ -12,7 +12,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,11 +22,13 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from sqlalchemy import text
 
 from cli import dev_signer
 from security.jose import Signer
 from security.keystore import KeyStoreSettings
 from security.signatures import SignedRequests
+from store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -218,3 +221,25 @@ from hypothesis import settings as _hypothesis_settings  # noqa: E402
 _hypothesis_settings.register_profile("ci", max_examples=25, deadline=None)
 _hypothesis_settings.register_profile("deep", max_examples=2000, deadline=None)
 _hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def journal_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh journal database: a SQLite file, or a new database on the embedded PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'journal.sqlite3'}"
+    base: str = request.getfixturevalue("pg_url")
+    name = f"t{uuid.uuid4().hex[:10]}"
+    admin = await Store.open(base)
+    async with admin.engine.connect() as conn:
+        await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(text(f"CREATE DATABASE {name}"))
+    await admin.close()
+    return base.replace("/postgres?", f"/{name}?")
+
+
+@pytest.fixture
+async def store(journal_url: str) -> AsyncIterator[Store]:
+    """A Store on a fresh journal database, once on SQLite and once on PostgreSQL."""
+    opened = await Store.open(journal_url)
+    yield opened
+    await opened.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -36,26 +35,6 @@ KEY = jose.generate_key("Ed25519", "journal-checkpoint-1")
 
 def resolve(kid: str) -> HubKey | None:
     return KEY.public() if kid == KEY.kid else None
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'journal.sqlite3'}"
-    base: str = request.getfixturevalue("pg_url")
-    name = f"t{uuid.uuid4().hex[:10]}"
-    admin = await Store.open(base)
-    async with admin.engine.connect() as conn:
-        await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(text(f"CREATE DATABASE {name}"))
-    await admin.close()
-    return base.replace("/postgres?", f"/{name}?")
-
-
-@pytest.fixture
-async def store(url: str) -> AsyncIterator[Store]:
-    s = await Store.open(url)
-    yield s
-    await s.close()
 
 
 def envelope() -> Envelope:
@@ -214,10 +193,10 @@ async def test_a_deleted_checkpoint_is_found(store: Store) -> None:
     assert report.broken is not None and report.broken.checkpoint == 3 and "checkpoint 2" in report.broken.problem
 
 
-async def test_sm3_chains_verify_beside_sha256_ones_under_an_sm2_checkpoint(store: Store, url: str) -> None:
+async def test_sm3_chains_verify_beside_sha256_ones_under_an_sm2_checkpoint(store: Store, journal_url: str) -> None:
     sm2_key = jose.generate_key("SM2", "journal-sm2")
     await journal_some(store, 1)
-    sm = await Store.open(url, chain_hash="sm3")
+    sm = await Store.open(journal_url, chain_hash="sm3")
     try:
         await journal_some(sm, 3)
         checkpoint = await JournalCheckpoints(sm, jws_signer(sm2_key)).create()
@@ -230,8 +209,8 @@ async def test_sm3_chains_verify_beside_sha256_ones_under_an_sm2_checkpoint(stor
         await sm.close()
 
 
-async def test_sm3_chain_records_carry_sm3_hashes_and_edits_are_found(url: str) -> None:
-    sm = await Store.open(url, chain_hash="sm3")
+async def test_sm3_chain_records_carry_sm3_hashes_and_edits_are_found(journal_url: str) -> None:
+    sm = await Store.open(journal_url, chain_hash="sm3")
     try:
         await journal_some(sm, 3)
         async with AsyncSession(sm.engine) as s:

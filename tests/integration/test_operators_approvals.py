@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from security.passwords import WeakPassword
 from security.rbac import Permission, Role
@@ -28,23 +25,6 @@ from store import (
 )
 
 PASSWORD = "a long enough passphrase"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'journal.sqlite3'}"
-    else:
-        base: str = request.getfixturevalue("pg_url")
-        name = f"t{uuid.uuid4().hex[:10]}"
-        admin = await Store.open(base)
-        async with admin.engine.connect() as conn:
-            await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(text(f"CREATE DATABASE {name}"))
-        await admin.close()
-        url = base.replace("/postgres?", f"/{name}?")
-    s = await Store.open(url)
-    yield s
-    await s.close()
 
 
 class Clock:

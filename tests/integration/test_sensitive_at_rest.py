@@ -9,7 +9,6 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -50,23 +49,9 @@ def credit_transfer(**payload: Any) -> Envelope:
     )
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh journal database: a SQLite file, or a new database on the embedded PostgreSQL."""
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'journal.sqlite3'}"
-    base: str = request.getfixturevalue("pg_url")
-    name = f"t{uuid.uuid4().hex[:10]}"
-    admin = await Store.open(base)
-    async with admin.engine.connect() as conn:
-        await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(text(f"CREATE DATABASE {name}"))
-    await admin.close()
-    return base.replace("/postgres?", f"/{name}?")
-
-
 @pytest.fixture
-async def store(url: str) -> AsyncIterator[Store]:
-    s = await Store.open(url, sealer=FieldSealer.from_kek(KEK, "k1"))
+async def store(journal_url: str) -> AsyncIterator[Store]:
+    s = await Store.open(journal_url, sealer=FieldSealer.from_kek(KEK, "k1"))
     yield s
     await s.close()
 
@@ -147,12 +132,12 @@ async def test_the_same_key_with_another_debtor_is_still_a_conflict(store: Store
         await store.claim(other, scope_of(other))
 
 
-async def test_rows_written_before_sealing_was_turned_on_still_read(url: str) -> None:
-    plain = await Store.open(url)
+async def test_rows_written_before_sealing_was_turned_on_still_read(journal_url: str) -> None:
+    plain = await Store.open(journal_url)
     env = credit_transfer()
     await plain.claim(env, scope_of(env))
     await plain.close()
-    sealed = await Store.open(url, sealer=FieldSealer.from_kek(KEK, "k2", retired_kids=["k1"], cipher=SM4_GCM))
+    sealed = await Store.open(journal_url, sealer=FieldSealer.from_kek(KEK, "k2", retired_kids=["k1"], cipher=SM4_GCM))
     try:
         view = await sealed.message(str(env.id))
         assert view is not None and Envelope.from_bytes(view.envelope) == env

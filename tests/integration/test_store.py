@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,25 +33,6 @@ def envelope(**payload: Any) -> Envelope:
             "payload": body,
         }
     )
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'journal.sqlite3'}"
-    else:
-        base: str = request.getfixturevalue("pg_url")
-        name = f"t{uuid.uuid4().hex[:10]}"
-        admin = await Store.open(base)
-        async with admin.engine.connect() as conn:
-            from sqlalchemy import text
-
-            await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(text(f"CREATE DATABASE {name}"))
-        await admin.close()
-        url = base.replace("/postgres?", f"/{name}?")
-    s = await Store.open(url)
-    yield s
-    await s.close()
 
 
 async def test_migrations_are_idempotent(store: Store) -> None:
