@@ -197,7 +197,7 @@ class Hub:
             lambda source, message_type: source in services and services[source].may_publish(message_type),
         )
         await self.pipeline.start()
-        self.relay = OutboxRelay(self.js, self.store, lambda iid: _webhook_statuses(institutions, iid))
+        self.relay = OutboxRelay(self.js, self.store, lambda iid: _webhook_statuses(institutions, iid), self.seal)
         self.relay.start()
 
         def apply(name: str, paused: bool) -> None:

@@ -18,6 +18,8 @@ from nats.js import JetStreamContext
 
 from canonical.envelope import Envelope
 from canonical.notifications import StatusNotification
+from routes.pipeline import scope_of
+from security.origin import SEAL_HEADER, IngressSeal
 from store import Store
 
 log = logging.getLogger("hub.outbox")
@@ -27,9 +29,16 @@ PUBLISHED_KEPT = timedelta(hours=1)  # long enough to look into a relay problem
 
 
 class OutboxRelay:
-    def __init__(self, js: JetStreamContext, store: Store, webhook_statuses: Callable[[str], list[str]]) -> None:
-        """`webhook_statuses(institution)` lists the statuses that institution wants notified."""
-        self.js, self.store = js, store
+    def __init__(
+        self,
+        js: JetStreamContext,
+        store: Store,
+        webhook_statuses: Callable[[str], list[str]],
+        seal: IngressSeal | None = None,
+    ) -> None:
+        """`webhook_statuses(institution)` lists the statuses that institution wants notified; `seal`
+        marks the notifications as the hub's own, as the router requires of anything on hub.in."""
+        self.js, self.store, self.seal = js, store, seal
         self._statuses = webhook_statuses
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -78,11 +87,9 @@ class OutboxRelay:
             acks.append(await self.js.publish_async(subject, data, headers={"Nats-Msg-Id": msg_id}))
             notice = self._notification(json.loads(data))
             if notice is not None:
-                acks.append(
-                    await self.js.publish_async(
-                        notice.subject, notice.to_bytes(), headers={"Nats-Msg-Id": notice.idempotency_key}
-                    )
-                )
+                body, scope = notice.to_bytes(), scope_of(notice)
+                headers = {"Nats-Msg-Id": scope, **({SEAL_HEADER: self.seal.seal(scope, body)} if self.seal else {})}
+                acks.append(await self.js.publish_async(notice.subject, body, headers=headers))
         await asyncio.gather(*acks)
         await self.store.mark_published([seq for seq, *_ in rows])
         return len(rows)

@@ -3,14 +3,17 @@ the gateway and the sandboxes, and an institution that must show its client cert
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import nats
 import pytest
 import yaml
 
@@ -26,6 +29,7 @@ def hardened(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
     config = hub_config(base / "config")
     toml = (config / "hub.toml").read_text()
     toml = toml.replace('mode = "dev"', 'mode = "production"').replace("enabled = false", "enabled = true", 1)
+    toml = toml.replace("warn_days = 30", "warn_days = 400")  # every key and certificate is near its end
     (config / "hub.toml").write_text(toml)
     partners = yaml.safe_load((config / "partners.yaml").read_text())
     next(i for i in partners["institutions"] if i["id"] == "bank-a")["mtls"] = "required"
@@ -115,3 +119,28 @@ def test_the_proposer_cannot_approve_their_own_proposal(hardened: RunningHub) ->
         client.headers["authorization"] = f"Bearer {hardened.info['admin_token']}"  # another principal
         decided = client.post(f"/admin/approvals/{approval_id}/refuse", json={"reason": "not now"})
         assert decided.status_code == 200 and decided.json()["approval"]["status"] == "refused"
+
+
+def test_alerts_fire_before_keys_and_certificates_expire(hardened: RunningHub) -> None:
+    alerts: list[dict[str, Any]] = []
+
+    async def scenario() -> None:
+        nc = await nats.connect(hardened.info["nats_url"], **hardened.nats_login)
+
+        async def collect(msg: Any) -> None:
+            alerts.append(json.loads(msg.data))
+
+        sub = await nc.subscribe("hub.evt.alert.warning", cb=collect)
+        made = await asyncio.to_thread(hardened.cli, "journal", "checkpoint")  # runs the security round now
+        assert made.returncode == 0, made.stderr
+        for _ in range(50):
+            if {"key_expiring", "certificate_expiring"} <= {a["kind"] for a in alerts}:
+                break
+            await asyncio.sleep(0.1)
+        await sub.unsubscribe()
+        await nc.close()
+
+    asyncio.run(scenario())
+    kinds = {a["kind"] for a in alerts}
+    assert {"key_expiring", "certificate_expiring"} <= kinds, alerts
+    assert any(a["kind"] == "key_expiring" and a["kid"].startswith("hub-tk-") for a in alerts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ipaddress import ip_network
 
-from security.access import RateLimit, RateLimiter, allowed, client_address
+from security.access import BurstDetector, RateLimit, RateLimiter, allowed, client_address
 
 PROXIES = [ip_network("10.0.0.0/8")]
 
@@ -33,3 +33,17 @@ def test_token_bucket_allows_bursts_then_refills() -> None:
     now[0] = 0.5
     assert limiter.take("a", limit)[0] and not limiter.take("a", limit)[0]
     assert limiter.take("b", limit)[0]  # buckets are per key
+
+
+def test_a_burst_alerts_once_a_minute_and_a_steady_flow_never() -> None:
+    now = [0.0]
+    bursts = BurstDetector(lambda: now[0])
+    steady = []
+    for _ in range(120):  # 1 call/s: 60 a minute, exactly the limit
+        steady.append(bursts.hit("steady", 60))
+        now[0] += 1
+    assert not any(steady)
+    hits = [bursts.hit("flood", 10) for _ in range(50)]  # 50 calls in no time
+    assert hits.count(True) == 1 and hits.index(True) == 10
+    now[0] += 61
+    assert [bursts.hit("flood", 10) for _ in range(11)].count(True) == 1  # a new minute, a new alert
