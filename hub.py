@@ -43,6 +43,7 @@ from routes.retry import CircuitBreaker
 from routes.security_jobs import SecurityJobs
 from routes.settings import HubSettings, HubTuning
 from security.fieldcrypt import FieldSealer
+from security.file_keys import load_kek
 from security.institutions import Institutions
 from security.keystore import (
     HUB,
@@ -51,7 +52,6 @@ from security.keystore import (
     Purpose,
     Suite,
     keys_directory,
-    load_kek,
     open_keystore,
 )
 from security.masking import install_masking

@@ -13,7 +13,8 @@ import pytest
 from pkcs11 import Attribute, ObjectClass
 
 from security import jose
-from security.keystore import FileKeyStore, KeyStoreError, KeyStoreSettings, Purpose, open_keystore
+from security.file_keys import FileKeyStore
+from security.keystore import KeyStoreError, KeyStoreSettings, Purpose, open_keystore
 from security.pkcs11_keys import Pkcs11KeyStore
 
 MODULE = Path("/usr/lib/softhsm/libsofthsm2.so")

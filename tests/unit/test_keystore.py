@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from security import jose
+from security.file_keys import FileKeyStore
 from security.keystore import (
-    FileKeyStore,
     KeyStoreError,
     KeyStoreSettings,
     Purpose,
