@@ -57,6 +57,8 @@ approvals_app = typer.Typer(help="Four eyes: proposals waiting for a second oper
 app.add_typer(keys_app, name="keys")
 app.add_typer(users_app, name="users")
 app.add_typer(approvals_app, name="approvals")
+routes_app = typer.Typer(help="Routes: live configuration and gray release.", no_args_is_help=True)
+app.add_typer(routes_app, name="routes")
 FINAL_STATUSES = {"completed": 0, "rejected": 1, "dead_lettered": 1}
 
 
@@ -421,6 +423,109 @@ def approvals_refuse(
 ) -> None:
     """Refuse a proposal as a second operator."""
     _decide(approval_id, as_, "refuse", reason)
+
+
+@routes_app.command("show")
+def routes_show(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The routes in force, with their revision."""
+    with _admin() as client:
+        current = _check(client.get("/admin/routes"))
+    if as_json:
+        _print(current, True)
+        return
+    typer.echo(f"revision {current['revision']} (in force: {current['in_force']})")
+    for r in current["routes"]:
+        weights = ", ".join(f"{r['adapter']}@{v}={w}" for v, w in r.get("weights", {"v1": 100}).items())
+        extra = "".join(
+            f"  {k}={r[k]}"
+            for k in ("stable", "shadow", "pins", "withdrawn", "sticky")
+            if k in r and r[k] not in ({}, [])
+        )
+        typer.echo(f"{r['name']:<24} {json.dumps(r.get('match', {}))}  {weights}{extra}")
+
+
+def _weights(spec: str, adapter: str) -> tuple[str, dict[str, int]]:
+    """'cips@v1=90,cips@v2=10' (or 'v1=90,v2=10') -> (adapter, {v1: 90, v2: 10})."""
+    weights: dict[str, int] = {}
+    adapters = set()
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        target, _, weight = part.partition("=")
+        name, _, version = target.rpartition("@")
+        if not weight.isdigit() or not version:
+            raise _fail(f"--weights: {part!r} is not ADAPTER@VERSION=PERCENT", 2)
+        adapters.add(name or adapter)
+        weights[version] = int(weight)
+    if len(adapters) != 1:
+        raise _fail(f"--weights: one adapter per route, not {', '.join(sorted(adapters))}", 2)
+    return adapters.pop(), weights
+
+
+def _routes_change(client: httpx.Client, path: str, body: dict[str, Any]) -> None:
+    answer = client.request("PUT" if path == "/admin/routes" else "POST", path, json=body)
+    done = _check(answer)
+    if answer.status_code == 202:
+        typer.echo(f"proposed: approval {done['approval']['id']} waits for a second operator")
+    elif done.get("dry_run"):
+        _print(done["impact"], True)
+    else:
+        typer.echo(f"routes now at revision {done['revision']}")
+
+
+@routes_app.command("set")
+def routes_set(
+    route: str,
+    weights: Annotated[str | None, typer.Option(help="cips@v1=90,cips@v2=10")] = None,
+    sticky: Annotated[bool | None, typer.Option("--sticky/--no-sticky", help="same version per correlation")] = None,
+    pin: Annotated[list[str] | None, typer.Option(help="header|tenant|institution:VALUE=VERSION (repeatable)")] = None,
+    shadow: Annotated[str | None, typer.Option(help="a version that renders shadow copies; 'none' removes it")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="report what would move where; change nothing")] = False,
+) -> None:
+    """Change one route (compare-and-set on the revision read)."""
+    with _admin() as client:
+        current = _check(client.get("/admin/routes"))
+        routes = current["routes"]
+        target = next((r for r in routes if r["name"] == route), None)
+        if target is None:
+            raise _fail(f"no route {route!r}; routes: {', '.join(r['name'] for r in routes)}")
+        if weights:
+            target["adapter"], target["weights"] = _weights(weights, target["adapter"])
+        if sticky is not None:
+            target["sticky"] = sticky
+        for spec in pin or []:
+            kind, _, rest = spec.partition(":")
+            value, _, version = rest.rpartition("=")
+            if kind not in ("header", "tenant", "institution") or not value or not version:
+                raise _fail(f"--pin: {spec!r} is not header|tenant|institution:VALUE=VERSION", 2)
+            target.setdefault("pins", {}).setdefault(kind, {})[value] = version
+        if shadow is not None:
+            target["shadow"] = None if shadow == "none" else shadow
+        _routes_change(client, "/admin/routes", {"revision": current["revision"], "routes": routes, "dry_run": dry_run})
+
+
+@routes_app.command("promote")
+def routes_promote(route: str, version: str) -> None:
+    """Give `version` all of the route's traffic and make it the stable version."""
+    with _admin() as client:
+        _routes_change(client, f"/admin/routes/{route}/promote", {"version": version})
+
+
+@routes_app.command("rollback")
+def routes_rollback(route: str) -> None:
+    """All traffic back to the stable version; the candidates' waiting messages follow it."""
+    with _admin() as client:
+        _routes_change(client, f"/admin/routes/{route}/rollback", {})
+
+
+@routes_app.command("history")
+def routes_history(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every change of the routes: when, who, what changed."""
+    with _admin() as client:
+        rows = _check(client.get("/admin/routes/history"))
+    if as_json:
+        _print(rows, True)
+        return
+    for row in rows:
+        typer.echo(f"{row['at']}  revision {row['target']:<5} {row['actor']:<14} {json.dumps(row['detail'])[:200]}")
 
 
 @app.command()

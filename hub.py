@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import secrets
 import signal
@@ -23,7 +24,8 @@ from adapters.base import AdapterContext, Protect, build
 from gateway.app import create_app
 from gateway.services import Services
 from gateway.tls import uvicorn_options
-from routes import bus
+from routes import bus, gray
+from routes.canary import CanaryAnalysis
 from routes.children import (
     Children,
     PortInUse,
@@ -34,9 +36,9 @@ from routes.children import (
     nats_server_binary,
     write_nats_config,
 )
-from routes.config import RoutingConfig
+from routes.config import Route, RoutingConfig, validate_routes
 from routes.lease import LeaderLease
-from routes.live import InstitutionDirectory, PauseSwitches
+from routes.live import InstitutionDirectory, PauseSwitches, RouteTable
 from routes.outbox import OutboxRelay
 from routes.pipeline import Lane, Pipeline
 from routes.retry import CircuitBreaker
@@ -80,6 +82,7 @@ from store.approvals import Approvals
 from store.operators import Operators
 
 SANDBOX_PREFIX = "sandbox:"
+log = logging.getLogger("hub")
 DEMO_SAMPLE = Path(__file__).resolve().parent / "docs" / "samples" / "invoice.json"
 
 
@@ -196,6 +199,10 @@ class Hub:
             self.seal,
             lambda source, message_type: source in services and services[source].may_publish(message_type),
         )
+        self.route_table = RouteTable(
+            kv, lambda value: validate_routes(value, self.routing.adapters), self._apply_routes, self._invalid_routes
+        )
+        await self.route_table.start(self.routing.routes)
         await self.pipeline.start()
         self.relay = OutboxRelay(self.js, self.store, lambda iid: _webhook_statuses(institutions, iid), self.seal)
         self.relay.start()
@@ -224,6 +231,15 @@ class Hub:
             lambda: self.dev_pki.certificates() if self.dev_pki else [],
         )
         self.security_jobs.start()
+        self.canary_lease = await LeaderLease.open(self.js, "canary-analysis")
+        self.canary = CanaryAnalysis(
+            self.store,
+            lambda: self.route_table.routes,
+            self._canary_rollback,
+            self.canary_lease.held,
+            self.routing.canary,
+        )
+        self.canary.start()
         self.services = Services(
             self.store,
             self.nc,
@@ -243,6 +259,7 @@ class Hub:
             approvals=self.approvals,
             checkpoint=self.security_jobs.run_once,
             seal=self.seal,
+            routes=self.route_table,
         )
         self.server = _Server(
             uvicorn.Config(
@@ -263,6 +280,26 @@ class Hub:
             await asyncio.sleep(0.02)
         self.services.started = True
         self._write_run_file(nats_url)
+
+    def _apply_routes(self, routes: list[Route]) -> None:
+        self.pipeline.routing = self.pipeline.routing.model_copy(update={"routes": routes})
+
+    async def _canary_rollback(self, route: str, candidate: str, reason: str, figures: dict[str, Any]) -> None:
+        """Canary analysis found `candidate` worse than the stable version: withdraw it, audit, alert."""
+        before = self.route_table.routes
+        changed = gray.rollback(before, route, candidate)
+        # A conflict propagates: canary analysis logs it and judges the routes then in force next round.
+        revision = await self.route_table.set(changed, self.route_table.latest)
+        detail = {"diff": gray.diff(before, changed), "rolled_back": candidate, "reason": reason, "figures": figures}
+        await self.store.audit("canary", "routes.changed", str(revision), detail)
+        event = {"level": "critical", "kind": "canary_rollback", "route": route, "version": candidate, "reason": reason}
+        await self.js.publish("hub.evt.alert.critical", json.dumps({**event, "figures": figures}, default=str).encode())
+        log.warning("canary: %s rolled back on route %s: %s", candidate, route, reason)
+
+    async def _invalid_routes(self, revision: int, error: str) -> None:
+        event = {"level": "critical", "kind": "config_invalid", "key": "routes", "revision": revision, "error": error}
+        await self.js.publish("hub.evt.alert.critical", json.dumps(event).encode())
+        await self.store.audit("hub", "routes.invalid", str(revision), {"error": error[:2000]})
 
     def _open_keys(self) -> None:
         """The key store, with every key the hub signs, decrypts and checkpoints with."""
@@ -413,7 +450,7 @@ class Hub:
     async def _adapter_info(self) -> list[dict[str, Any]]:
         out = []
         for name, cfg in self.routing.adapters.items():
-            weights = next((r.weights for r in self.routing.routes if r.adapter == name), {})
+            weights = next((r.weights for r in self.pipeline.routing.routes if r.adapter == name), {})
             versions = []
             for version in cfg.versions:
                 lane = self.pipeline.lanes[(name, version)]
@@ -483,8 +520,13 @@ class Hub:
                 await self.nc.drain()
         if hasattr(self, "security_jobs"):
             await self.security_jobs.stop()
+        if hasattr(self, "canary"):
+            await self.canary.stop()
+            await self.canary_lease.release()
         if hasattr(self, "directory"):
             await self.directory.stop()
+        if hasattr(self, "route_table"):
+            await self.route_table.stop()
         if hasattr(self, "store"):
             await self.store.close()
         if hasattr(self, "keys"):

@@ -20,12 +20,18 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from routes.impact import impact
 
-from canonical.envelope import ID_PATTERN
-from canonical.errors import Violation
+from canonical.envelope import ID_PATTERN, Envelope
+from canonical.errors import RejectedInput, Violation
 from canonical.sensitive import sensitive_paths_of_type
 from gateway.problems import Problem
 from gateway.services import Services
+from routes import gray
+from routes.config import Route, validate_routes
+from routes.gray import diff
+from routes.live import RouteConflict
+from routes.outbox import NOTIFICATION
 from security.access import RateLimit, RateLimiter
 from security.institutions import Institution
 from security.keystore import KeyStoreError, Purpose, Suite
@@ -64,6 +70,19 @@ class NewOperator(BaseModel):
     name: str
     role: Role
     password: str = Field(max_length=1024)
+
+
+class RoutesChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    revision: int = Field(ge=0, description="the revision read: the write is a compare-and-set on it")
+    routes: list[dict[str, Any]]
+    dry_run: bool = False
+    sample: int = Field(default=1000, ge=1, le=20000, description="recent messages the dry run replays")
+
+
+class Promotion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: str
 
 
 class Decision(BaseModel):
@@ -166,9 +185,39 @@ def admin_router(services: Services, auth: OperatorAuth) -> APIRouter:
             raise Problem(409, "not-dead-lettered", "Cannot replay", str(exc)) from None
         return {"id": params["id"], "replayed": True}
 
+    async def change_routes(params: dict[str, Any], actor: str) -> Any:
+        assert s.routes is not None
+        routes = validated_routes(params["routes"])
+        before = s.routes.routes
+        try:
+            revision = await s.routes.set(routes, int(params["revision"]))
+        except RouteConflict as exc:
+            raise Problem(
+                409, "revision-conflict", "The routes changed meanwhile", str(exc), current=exc.current
+            ) from None
+        await s.store.audit(
+            actor, "routes.changed", str(revision), {"diff": diff(before, routes), **params.get("why", {})}
+        )
+        return {"revision": revision, "routes": [r.model_dump(mode="json") for r in routes]}
+
+    def validated_routes(routes: Any) -> list[Route]:
+        try:
+            return validate_routes(routes, s.pipeline.routing.adapters)
+        except RejectedInput as exc:
+            raise Problem(422, "invalid-routes", "Invalid routes", str(exc), exc.violations) from None
+
+    async def propose_routes(routes: list[Route], revision: int, p: Principal, why: dict[str, Any]) -> Any:
+        params = {"revision": revision, "routes": [r.model_dump(mode="json", exclude_defaults=True) for r in routes]}
+        if why:
+            params["why"] = why
+        if needs_approval(Permission.ROUTES_CHANGE, params):
+            return await propose(Permission.ROUTES_CHANGE, params, p)
+        return await change_routes(params, p.name)
+
     executors: dict[Permission, Callable[[dict[str, Any], str], Awaitable[Any]]] = {
         Permission.KEYS_ROTATE: rotate_keys,
         Permission.DLQ_REPLAY: replay,
+        Permission.ROUTES_CHANGE: change_routes,
     }
 
     # -- sessions and operators ------------------------------------------------------------------
@@ -324,6 +373,57 @@ def admin_router(services: Services, auth: OperatorAuth) -> APIRouter:
         revision = await s.directory.put(inst)
         await s.store.audit(p.name, "institutions.put", inst.id, {"revision": revision})
         return {"id": inst.id, "revision": revision}
+
+    # -- routes: live configuration and gray release -------------------------------------------------
+
+    @router.get("/routes")
+    async def routes(_p: Principal = requires(Permission.ROUTES_READ)) -> dict[str, Any]:
+        assert s.routes is not None
+        return {
+            "revision": s.routes.latest,
+            "in_force": s.routes.revision,
+            "routes": [r.model_dump(mode="json") for r in s.routes.routes],
+        }
+
+    @router.put("/routes")
+    async def set_routes(body: RoutesChange, p: Principal = requires(Permission.ROUTES_CHANGE)) -> Any:
+        """Replace the routes (compare-and-set on `revision`); `dry_run` only reports the impact on
+        the recent messages: how many would move where."""
+        assert s.routes is not None
+        proposed = validated_routes(body.routes)
+        if body.dry_run:
+            views = await s.store.recent(body.sample, exclude_type=NOTIFICATION)
+            old, new = (
+                s.pipeline.routing.model_copy(update={"routes": s.routes.routes}),
+                s.pipeline.routing.model_copy(update={"routes": proposed}),
+            )
+            report = impact(old, new, [Envelope.from_bytes(v.envelope) for v in views])
+            return {"dry_run": True, "revision": s.routes.latest, "impact": report.as_json()}
+        return await propose_routes(proposed, body.revision, p, {})
+
+    @router.post("/routes/{name}/promote")
+    async def promote_route(name: str, body: Promotion, p: Principal = requires(Permission.ROUTES_CHANGE)) -> Any:
+        assert s.routes is not None
+        try:
+            changed = gray.promote(s.routes.routes, name, body.version)
+        except (gray.UnknownRoute, ValidationError) as exc:
+            raise Problem(
+                404 if isinstance(exc, LookupError) else 422, "invalid-routes", "Cannot promote", str(exc)
+            ) from None
+        return await propose_routes(changed, s.routes.latest, p, {"promoted": body.version})
+
+    @router.post("/routes/{name}/rollback")
+    async def rollback_route(name: str, p: Principal = requires(Permission.ROUTES_CHANGE)) -> Any:
+        assert s.routes is not None
+        try:
+            changed = gray.rollback(s.routes.routes, name)
+        except gray.UnknownRoute as exc:
+            raise Problem(404, "not-found", "No such route", str(exc)) from None
+        return await propose_routes(changed, s.routes.latest, p, {"rolled_back": True})
+
+    @router.get("/routes/history")
+    async def routes_history(_p: Principal = requires(Permission.ROUTES_READ)) -> list[dict[str, Any]]:
+        return [a for a in await s.store.audit_log(2000) if a["action"] in ("routes.changed", "routes.rolled_back")]
 
     # -- four eyes --------------------------------------------------------------------------------
 

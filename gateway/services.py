@@ -9,7 +9,7 @@ from typing import Any
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
-from routes.live import InstitutionDirectory
+from routes.live import InstitutionDirectory, RouteTable
 from routes.pipeline import Pipeline
 from routes.settings import HubTuning
 from security.institutions import Institutions
@@ -42,5 +42,6 @@ class Services:
     approvals: Approvals | None = None  # four eyes
     checkpoint: Callable[[], Awaitable[Any]] | None = None  # a signed journal checkpoint now
     seal: IngressSeal | None = None  # marks what the gateway publishes as authenticated by it
+    routes: RouteTable | None = None  # the routes in force (live configuration)
     started: bool = False
     extra: dict[str, Any] = field(default_factory=dict)

@@ -25,6 +25,7 @@ from routes.config import AdapterConfig, RoutingConfig
 from routes.export_guard import export_refusal
 from routes.retry import CircuitBreaker, backoff_delay
 from routes.rules import Decision, decide
+from routes.shadow import SHADOW_HEADER, compare
 from security.origin import SEAL_HEADER, IngressSeal
 from store import Store
 
@@ -203,6 +204,9 @@ class Pipeline:
         await self.store.record(
             str(env.id), "routed", detail=decision.as_json(), adapter=decision.adapter, version=decision.version
         )
+        if decision.shadow and (decision.adapter, decision.shadow) in self.lanes:
+            headers = {"Nats-Msg-Id": f"{env.id}:shadow:{decision.shadow}", SHADOW_HEADER: decision.version}
+            await self.js.publish(bus.out_subject(decision.adapter, decision.shadow), env.to_bytes(), headers=headers)
         await msg.ack()
 
     def _forged(self, msg: Msg, env: Envelope) -> str | None:
@@ -275,6 +279,16 @@ class Pipeline:
         if env is None:
             return
         mid = str(env.id)
+        stable = (msg.headers or {}).get(SHADOW_HEADER)
+        if stable is not None:
+            await self._shadow(lane, env, stable)
+            await msg.ack()
+            return
+        stable = self._withdrawn(lane)
+        if stable is not None:
+            await self._reroute(env, lane, stable)
+            await msg.ack()
+            return
         if lane.breaker.allows() == 0 or lane.paused.is_set():
             await msg.nak(delay=max(1.0, lane.breaker.wait_s()))  # not an attempt: the partner was not called
             return
@@ -313,6 +327,29 @@ class Pipeline:
             then.append(("completed", {"by": lane.name, "reference": receipt.reference}))
         await self.store.finish_attempt(mid, lane.name, lane.version, started, "ok", then=then)
         await msg.ack()
+
+    async def _shadow(self, lane: Lane, env: Envelope, stable: str) -> None:
+        """Compare the candidate's rendering with the stable version's and record it; send nothing."""
+        base = self.lanes.get((lane.name, stable))
+        if base is None:
+            return
+        result = compare(base.adapter, lane.adapter, env, stable, lane.version)
+        await self.store.audit("hub", "shadow.compared", str(env.id), {"adapter": lane.name, **result.as_json()})
+
+    def _withdrawn(self, lane: Lane) -> str | None:
+        """The stable version to send to instead, when a rollback withdrew this lane's version."""
+        for route in self.routing.routes:
+            if route.adapter == lane.name and lane.version in route.withdrawn:
+                return route.stable_version
+        return None
+
+    async def _reroute(self, env: Envelope, lane: Lane, stable: str) -> None:
+        # A rolled-back version's messages (waiting or retrying) go to the stable version; the
+        # message's own idempotency key keeps the partner from applying it twice.
+        headers = {"Nats-Msg-Id": f"{env.id}:reroute:{lane.version}:{stable}", CORRELATION_HEADER: env.correlation_id}
+        await self.js.publish(bus.out_subject(lane.name, stable), env.to_bytes(), headers=headers)
+        detail = {"reroute": f"{lane.name}@{lane.version} -> {lane.name}@{stable}", "reason": "version rolled back"}
+        await self.store.record(str(env.id), "routed", detail=detail, adapter=lane.name, version=stable)
 
     async def _failed(
         self, lane: Lane, msg: Msg, env: Envelope, attempt: int, exc: AdapterError, started: datetime

@@ -555,6 +555,14 @@ class Store:
             ).scalars()
             return [_view(r, self._sealer) for r in rows]
 
+    async def recent(self, limit: int = 1000, exclude_type: str | None = None) -> list[MessageView]:
+        """The newest messages, newest first (e.g. to replay routing decisions under a proposed config)."""
+        query = select(MessageRow).order_by(MessageRow.created_at.desc()).limit(limit)
+        if exclude_type:
+            query = query.where(MessageRow.type != exclude_type)
+        async with self._session() as s:
+            return [_view(r, self._sealer) for r in (await s.execute(query)).scalars()]
+
     async def count_by_status(self) -> dict[str, int]:
         async with self._session() as s:
             rows = await s.execute(select(MessageRow.status, func.count()).group_by(MessageRow.status))

@@ -59,7 +59,7 @@ class AttemptRow(Base):
     adapter: Mapped[str] = mapped_column(String(40))
     version: Mapped[str] = mapped_column(String(8))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     outcome: Mapped[str | None] = mapped_column(String(16))  # ok | transient | permanent | in_doubt
     error: Mapped[str | None] = mapped_column(Text)
 

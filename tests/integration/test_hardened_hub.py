@@ -144,3 +144,17 @@ def test_alerts_fire_before_keys_and_certificates_expire(hardened: RunningHub) -
     kinds = {a["kind"] for a in alerts}
     assert {"key_expiring", "certificate_expiring"} <= kinds, alerts
     assert any(a["kind"] == "key_expiring" and a["kid"].startswith("hub-tk-") for a in alerts)
+
+
+def test_a_route_change_in_production_needs_a_second_operator(hardened: RunningHub) -> None:
+    proposed = hardened.cli("routes", "set", "trade-invoices", "--sticky")
+    assert proposed.returncode == 0 and "proposed: approval" in proposed.stdout, proposed.stdout + proposed.stderr
+    approval = re.search(r"approval (\S+) waits", proposed.stdout)
+    assert approval
+    first = json.loads((hardened.home / "initial-admin.json").read_text())
+    decided = hardened.cli(
+        "approvals", "approve", approval.group(1), "--as", first["name"], input=(first["password"] + "\n").encode()
+    )
+    assert decided.returncode == 0 and "approved" in decided.stdout, decided.stderr
+    history = json.loads(hardened.cli("routes", "history", "--json").stdout)
+    assert history and history[0]["actor"] == "local-admin"  # the proposer's change, run on approval
