@@ -243,3 +243,20 @@ async def store(journal_url: str) -> AsyncIterator[Store]:
     opened = await Store.open(journal_url)
     yield opened
     await opened.close()
+
+
+def new_database(pg_url: str) -> str:
+    """A fresh database on the embedded PostgreSQL, for a hub started in a subprocess; its URL."""
+    name = f"h{uuid.uuid4().hex[:8]}"
+    script = (
+        "import asyncio, sys; from sqlalchemy import text; from store import Store\n"
+        "async def main():\n"
+        " s = await Store.open(sys.argv[1])\n"
+        " async with s.engine.connect() as c:\n"
+        "  c = await c.execution_options(isolation_level='AUTOCOMMIT')\n"
+        "  await c.execute(text('CREATE DATABASE ' + sys.argv[2]))\n"
+        " await s.close()\n"
+        "asyncio.run(main())"
+    )
+    subprocess.run([str(Path(HUB_BIN).parent / "python"), "-c", script, pg_url, name], check=True, timeout=60)
+    return pg_url.replace("/postgres?", f"/{name}?")

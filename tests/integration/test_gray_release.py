@@ -4,23 +4,23 @@ version rolled back by canary analysis with its messages finished on the stable 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
+import nats
 import pytest
 import yaml
 
 from routes.children import nats_server_binary
-from tests.conftest import HUB_BIN, RunningHub, free_port, hub_config, start_hub, stop_hub
+from tests.conftest import RunningHub, free_port, hub_config, new_database, start_hub, stop_hub
 from tests.integration.test_flow import invoice
 
 ROUTE = "trade-invoices"
@@ -30,22 +30,6 @@ ROUTE = "trade-invoices"
 class Pair:
     a: RunningHub
     b: RunningHub
-
-
-def _create_database(pg_url: str) -> str:
-    name = f"g{uuid.uuid4().hex[:8]}"
-    script = (
-        "import asyncio, sys; from sqlalchemy import text; from store import Store\n"
-        "async def main():\n"
-        " s = await Store.open(sys.argv[1])\n"
-        " async with s.engine.connect() as c:\n"
-        "  c = await c.execution_options(isolation_level='AUTOCOMMIT')\n"
-        "  await c.execute(text('CREATE DATABASE ' + sys.argv[2]))\n"
-        " await s.close()\n"
-        "asyncio.run(main())"
-    )
-    subprocess.run([str(Path(HUB_BIN).parent / "python"), "-c", script, pg_url, name], check=True, timeout=60)
-    return pg_url.replace("/postgres?", f"/{name}?")
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +51,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory, pg_url: str) -> Iterator[Pair
     )
     env = {
         "HUB_NATS_URL": f"nats://127.0.0.1:{nats_port}",
-        "HUB_DATABASE_URL": _create_database(pg_url),
+        "HUB_DATABASE_URL": new_database(pg_url),
         "HUB_KEK": base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode(),  # one KEK for both
     }
     a = start_hub(base / "a", config, keep_env=True, extra_env=env)
@@ -209,3 +193,33 @@ def test_the_cli_shows_sets_and_lists_the_history(pair: Pair) -> None:
     assert route(routes_of(pair.a))["weights"] == {"v1": 100}
     history = pair.a.cli("routes", "history", "--json")
     assert history.returncode == 0 and len(json.loads(history.stdout)) >= 3
+
+
+def test_a_bad_stored_config_is_not_applied_and_raises_an_alert(pair: Pair) -> None:
+    before = routes_of(pair.a)
+    alerts: list[dict[str, Any]] = []
+
+    async def scenario() -> None:
+        nc = await nats.connect(pair.a.info["nats_url"])
+
+        async def collect(msg: Any) -> None:
+            alerts.append(json.loads(msg.data))
+
+        sub = await nc.subscribe("hub.evt.alert.critical", cb=collect)
+        kv = await nc.jetstream().key_value("hub-config")
+        await kv.put("routes", json.dumps([{"name": "broken", "adapter": "no-such-adapter"}]).encode())
+        for _ in range(50):
+            if any(a["kind"] == "config_invalid" for a in alerts):
+                break
+            await asyncio.sleep(0.1)
+        await sub.unsubscribe()
+        await nc.close()
+
+    asyncio.run(scenario())
+    assert any(a["kind"] == "config_invalid" and "no-such-adapter" in a["error"] for a in alerts), alerts
+    for hub in (pair.a, pair.b):
+        after = routes_of(hub)
+        assert after["in_force"] == before["in_force"] and after["revision"] > before["revision"]
+        assert [r["name"] for r in after["routes"]] == [r["name"] for r in before["routes"]]
+    # the next good write starts from the newest stored revision
+    assert put_routes(pair.a, routes_of(pair.a)["revision"], before["routes"]).status_code == 200

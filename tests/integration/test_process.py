@@ -6,11 +6,10 @@ import json
 import os
 import stat
 import subprocess
-import uuid
 from pathlib import Path
 
 from routes.children import nats_server_binary
-from tests.conftest import HUB_BIN, ROOT, RunningHub, free_port, hub_config, start_hub, stop_hub
+from tests.conftest import HUB_BIN, ROOT, RunningHub, free_port, hub_config, new_database, start_hub, stop_hub
 
 
 def run_hub(env: dict[str, str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
@@ -101,27 +100,8 @@ def test_hub_on_an_external_nats_and_postgresql_completes_a_message(tmp_path: Pa
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    database = f"h{uuid.uuid4().hex[:8]}"
-    subprocess.run(
-        [
-            str(Path(HUB_BIN).parent / "python"),
-            "-c",
-            "import asyncio, sys; from sqlalchemy import text; from store import Store\n"
-            "async def main():\n"
-            " s = await Store.open(sys.argv[1])\n"
-            " async with s.engine.connect() as c:\n"
-            "  c = await c.execution_options(isolation_level='AUTOCOMMIT')\n"
-            "  await c.execute(text('CREATE DATABASE ' + sys.argv[2]))\n"
-            " await s.close()\n"
-            "asyncio.run(main())",
-            pg_url,
-            database,
-        ],
-        check=True,
-        timeout=60,
-    )
     os.environ["HUB_NATS_URL"] = f"nats://127.0.0.1:{nats_port}"
-    os.environ["HUB_DATABASE_URL"] = pg_url.replace("/postgres?", f"/{database}?")
+    os.environ["HUB_DATABASE_URL"] = new_database(pg_url)
     try:
         hub = _start_with_env(tmp_path)
         try:
