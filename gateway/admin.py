@@ -20,7 +20,6 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from routes.impact import impact
 
 from canonical.envelope import ID_PATTERN, Envelope
 from canonical.errors import RejectedInput, Violation
@@ -30,6 +29,7 @@ from gateway.services import Services
 from routes import gray
 from routes.config import Route, validate_routes
 from routes.gray import diff
+from routes.impact import impact
 from routes.live import RouteConflict
 from routes.outbox import NOTIFICATION
 from security.access import RateLimit, RateLimiter
