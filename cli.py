@@ -436,12 +436,11 @@ def routes_show(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
     typer.echo(f"revision {current['revision']} (in force: {current['in_force']})")
     for r in current["routes"]:
         weights = ", ".join(f"{r['adapter']}@{v}={w}" for v, w in r.get("weights", {"v1": 100}).items())
-        extra = "".join(
-            f"  {k}={r[k]}"
-            for k in ("stable", "shadow", "pins", "withdrawn", "sticky")
-            if k in r and r[k] not in ({}, [])
-        )
-        typer.echo(f"{r['name']:<24} {json.dumps(r.get('match', {}))}  {weights}{extra}")
+        match = {k: v for k, v in r.get("match", {}).items() if v not in (None, {}, [])}
+        pins = {k: v for k, v in (r.get("pins") or {}).items() if v}
+        extra = {"stable": r.get("stable"), "shadow": r.get("shadow"), "pins": pins, "withdrawn": r.get("withdrawn")}
+        shown = "".join(f"  {k}={v}" for k, v in extra.items() if v) + ("" if r.get("sticky", True) else "  random")
+        typer.echo(f"{r['name']:<24} {json.dumps(match)}  {weights}{shown}")
 
 
 def _weights(spec: str, adapter: str) -> tuple[str, dict[str, int]]:

@@ -26,6 +26,7 @@ from routes.export_guard import export_refusal
 from routes.retry import CircuitBreaker, backoff_delay
 from routes.rules import Decision, decide
 from routes.shadow import SHADOW_HEADER, compare
+from security.masking import mask_text
 from security.origin import SEAL_HEADER, IngressSeal
 from store import Store
 
@@ -355,6 +356,7 @@ class Pipeline:
         self, lane: Lane, msg: Msg, env: Envelope, attempt: int, exc: AdapterError, started: datetime
     ) -> None:
         mid = str(env.id)
+        error = mask_text(exc.reason)  # partner error text may echo account numbers or credentials
         if isinstance(exc, TransientError):
             lane.breaker.failure()
         else:
@@ -362,8 +364,8 @@ class Pipeline:
         outcome = "transient" if exc.retryable else "permanent"
         if isinstance(exc, TransientError) and attempt < lane.config.retry.max_attempts:
             delay = backoff_delay(lane.config.retry, attempt)
-            then = [("retrying", {"attempt": attempt, "error": exc.reason, "next_delay_s": round(delay, 3)})]
-            await self.store.finish_attempt(mid, lane.name, lane.version, started, outcome, exc.reason[:2000], then)
+            then = [("retrying", {"attempt": attempt, "error": error, "next_delay_s": round(delay, 3)})]
+            await self.store.finish_attempt(mid, lane.name, lane.version, started, outcome, error[:2000], then)
             await msg.nak(delay=delay)
             return
         reason = "permanent_error" if isinstance(exc, PermanentError) else "attempts_exhausted"
@@ -373,15 +375,15 @@ class Pipeline:
                 {
                     "reason": reason,
                     "attempts": attempt,
-                    "error": exc.reason,
+                    "error": error,
                     "adapter": lane.name,
                     "version": lane.version,
                 },
             )
         ]
-        await self.store.finish_attempt(mid, lane.name, lane.version, started, outcome, exc.reason[:2000], then)
+        await self.store.finish_attempt(mid, lane.name, lane.version, started, outcome, error[:2000], then)
         view = await self.store.message(mid)
-        await self._dead_letter_publish(lane, env, attempt, exc.reason, view.replays if view else 0, reason)
+        await self._dead_letter_publish(lane, env, attempt, error, view.replays if view else 0, reason)
         await msg.term()
 
     async def _dead_letter_publish(
