@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import httpx
 import typer
+import yaml
 
 from hub import StartupError, serve
 from routes.config import RoutingConfig
@@ -287,6 +288,40 @@ def config_check() -> None:
         f"config valid: {len(routing.adapters)} adapters, {len(routing.routes)} routes, "
         f"{len(institutions.all())} institutions, {len(services)} internal services"
     )
+
+
+@config_app.command("export")
+def config_export(directory: Path) -> None:
+    """Write the live configuration (routes and institutions, from the KV bucket) to DIRECTORY as
+    routes.yaml and partners.yaml fragments, to keep in version control or move to another hub."""
+    with _admin() as client:
+        routes = _check(client.get("/admin/routes"))
+        institutions = _check(client.get("/admin/institutions"))
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "routes.yaml").write_text(
+        yaml.safe_dump({"revision": routes["revision"], "routes": routes["routes"]}, sort_keys=False)
+    )
+    (directory / "partners.yaml").write_text(yaml.safe_dump({"institutions": institutions}, sort_keys=False))
+    typer.echo(
+        f"exported {len(routes['routes'])} routes (revision {routes['revision']}) and "
+        f"{len(institutions)} institutions to {directory}"
+    )
+
+
+@config_app.command("import")
+def config_import(directory: Path) -> None:
+    """Apply DIRECTORY's routes.yaml and partners.yaml to the live configuration: the routes as one
+    compare-and-set write on the revision they were exported at, each institution as a put."""
+    with _admin() as client:
+        if (directory / "routes.yaml").exists():
+            routes = yaml.safe_load((directory / "routes.yaml").read_text()) or {}
+            current = _check(client.get("/admin/routes"))
+            revision = routes.get("revision", current["revision"])
+            _routes_change(client, "/admin/routes", {"revision": revision, "routes": routes.get("routes", [])})
+        if (directory / "partners.yaml").exists():
+            for inst in (yaml.safe_load((directory / "partners.yaml").read_text()) or {}).get("institutions", []):
+                _check(client.put(f"/admin/institutions/{inst['id']}", json=inst))
+                typer.echo(f"institution {inst['id']} applied")
 
 
 @journal_app.command("verify")

@@ -303,3 +303,28 @@ class AccountNotification(BusinessHeaderFields):
     end_to_end_id: Reference | None = None
     uetr: Uetr | None = None
     settlement_date: date | None = None
+
+
+def _require_uetr(original: OriginalReference) -> None:
+    # CBPR+ makes the original UETR mandatory in every enquiry and investigation about a payment.
+    if original.uetr is None:
+        raise _broken("uetr_required", "CBPR+ requires the UETR of the original payment")
+
+
+@message_type("payment.status_request")
+class StatusRequest(BusinessHeaderFields):
+    """A request for the status of an earlier payment (pacs.028; gpi status enquiry).
+
+    `original.uetr` is always set (CBPR+ makes it mandatory); both agents are BICs."""
+
+    status_request_id: Reference | None = None
+    original: OriginalReference
+    instructing_agent: Bic
+    instructed_agent: Bic
+    original_settlement_amount: Money | None = None
+    original_settlement_date: date | None = None
+
+    @model_validator(mode="after")
+    def _has_uetr(self) -> StatusRequest:
+        _require_uetr(self.original)
+        return self

@@ -3,33 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
 from canonical.iso20022.parties import read_bic, read_party, write_bic, write_party
+from canonical.iso20022.references import read_original, write_original
 from canonical.iso20022.tree import Reader, Writer, iso_datetime
-from canonical.payments import OriginalReference, Party, PaymentReturn, StatusReport
+from canonical.payments import Party, PaymentReturn, StatusReport
 
 PACS002 = "pacs.002.001.10"
 PACS004 = "pacs.004.001.09"
-
-
-def _read_original(tx: Reader) -> dict[str, Any]:
-    return dict(
-        message_id=tx.need("OrgnlGrpInf/OrgnlMsgId"),
-        message_type=tx.need("OrgnlGrpInf/OrgnlMsgNmId"),
-        instruction_id=tx.text("OrgnlInstrId"),
-        end_to_end_id=tx.text("OrgnlEndToEndId"),
-        uetr=tx.text("OrgnlUETR"),
-    )
-
-
-def _write_original(tx: Writer, original: OriginalReference) -> None:
-    grp = tx.add("OrgnlGrpInf")
-    grp.add("OrgnlMsgId", original.message_id)
-    grp.add("OrgnlMsgNmId", original.message_type)
-    tx.opt("OrgnlInstrId", original.instruction_id)
-    tx.opt("OrgnlEndToEndId", original.end_to_end_id)
-    tx.opt("OrgnlUETR", original.uetr)
 
 
 def read_status(doc: Reader) -> StatusReport:
@@ -43,7 +23,7 @@ def read_status(doc: Reader) -> StatusReport:
         dict(
             message_id=msg.need("GrpHdr/MsgId"),
             created_at=msg.datetime("GrpHdr/CreDtTm"),
-            original=_read_original(tx),
+            original=read_original(tx),
             status=tx.need("TxSts"),
             reason_code=tx.text("StsRsnInf/Rsn/Cd"),
             additional_information=tx.texts("StsRsnInf/AddtlInf"),
@@ -60,7 +40,7 @@ def write_status(sr: StatusReport, now: datetime) -> Writer:
     hdr.add("MsgId", sr.message_id)
     hdr.add("CreDtTm", iso_datetime(sr.created_at or now))
     tx = msg.add("TxInfAndSts")
-    _write_original(tx, sr.original)
+    write_original(tx, sr.original)
     tx.add("TxSts", sr.status.value)
     if sr.reason_code or sr.additional_information:
         rsn = tx.add("StsRsnInf")
@@ -90,7 +70,7 @@ def read_return(doc: Reader) -> PaymentReturn:
             created_at=msg.datetime("GrpHdr/CreDtTm"),
             settlement_method=msg.need("GrpHdr/SttlmInf/SttlmMtd"),
             return_id=tx.text("RtrId"),
-            original=_read_original(tx),
+            original=read_original(tx),
             returned_amount=tx.money("RtrdIntrBkSttlmAmt"),
             settlement_date=tx.date("IntrBkSttlmDt"),
             charge_bearer=tx.text("ChrgBr"),
@@ -118,7 +98,7 @@ def write_return(pr: PaymentReturn, now: datetime) -> Writer:
     hdr.add("SttlmInf/SttlmMtd", pr.settlement_method.value)
     tx = msg.add("TxInf")
     tx.opt("RtrId", pr.return_id)
-    _write_original(tx, pr.original)
+    write_original(tx, pr.original)
     tx.money("RtrdIntrBkSttlmAmt", pr.returned_amount)
     tx.opt("IntrBkSttlmDt", pr.settlement_date.isoformat() if pr.settlement_date else None)
     tx.opt("ChrgBr", pr.charge_bearer.value if pr.charge_bearer else None)

@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -223,3 +224,18 @@ def test_a_bad_stored_config_is_not_applied_and_raises_an_alert(pair: Pair) -> N
         assert [r["name"] for r in after["routes"]] == [r["name"] for r in before["routes"]]
     # the next good write starts from the newest stored revision
     assert put_routes(pair.a, routes_of(pair.a)["revision"], before["routes"]).status_code == 200
+
+
+def test_config_export_and_import_round_trip_with_compare_and_set(pair: Pair, tmp_path: Path) -> None:
+    exported = pair.a.cli("config", "export", str(tmp_path))
+    assert exported.returncode == 0, exported.stderr
+    routes_file = yaml.safe_load((tmp_path / "routes.yaml").read_text())
+    assert {i["id"] for i in yaml.safe_load((tmp_path / "partners.yaml").read_text())["institutions"]} >= {"bank-a"}
+    route(routes_file)["weights"] = {"v1": 80, "v2": 20}
+    (tmp_path / "routes.yaml").write_text(yaml.safe_dump(routes_file))
+    imported = pair.a.cli("config", "import", str(tmp_path))
+    assert imported.returncode == 0, imported.stderr
+    assert wait_for(lambda: route(routes_of(pair.b))["weights"] == {"v1": 80, "v2": 20})
+    stale = pair.a.cli("config", "import", str(tmp_path))  # exported at a revision no longer current
+    assert stale.returncode == 1 and "revision" in stale.stderr
+    assert pair.a.cli("routes", "rollback", ROUTE).returncode == 0
