@@ -16,7 +16,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from canonical.money import Money
+from canonical.money import CurrencyCode, Money, check_decimals
 from canonical.registry import message_type
 from canonical.sensitive import Sensitive
 
@@ -327,4 +327,140 @@ class StatusRequest(BusinessHeaderFields):
     @model_validator(mode="after")
     def _has_uetr(self) -> StatusRequest:
         _require_uetr(self.original)
+        return self
+
+
+class InvestigationFields(_Model):
+    """What a camt.056 / camt.029 case carries: the assignment (who asks whom) and the case."""
+
+    assignment_id: Reference
+    assigner: Bic
+    assignee: Bic
+    created_at: datetime | None = None  # None: the renderer stamps the time of rendering
+    case_id: Reference
+    case_creator: Bic
+
+
+@message_type("payment.cancellation_request")
+class CancellationRequest(InvestigationFields):
+    """A request to cancel an earlier payment (camt.056; MT192/MT292), one transaction (CBPR+).
+
+    `original.uetr` is always set; `reason_code` is an ExternalCancellationReason1Code (DUPL, FRAD,
+    CUST, AGNT, ...); `original_settlement_amount` is mandatory, as CBPR+ has it."""
+
+    cancellation_id: Reference | None = None
+    original: OriginalReference
+    original_settlement_amount: Money
+    original_settlement_date: date | None = None
+    reason_code: ExternalCode
+    additional_information: list[Annotated[str, Field(min_length=1, max_length=105)]] = Field(
+        default_factory=list, max_length=2
+    )
+
+    @model_validator(mode="after")
+    def _has_uetr(self) -> CancellationRequest:
+        _require_uetr(self.original)
+        return self
+
+
+class ResolutionStatus(StrEnum):
+    """camt.029 Sts/Conf for a cancellation: done, refused, or still pending."""
+
+    CNCL = "CNCL"  # cancelled as requested
+    RJCR = "RJCR"  # cancellation request rejected
+    PDCR = "PDCR"  # pending: decision not taken yet
+
+
+@message_type("payment.cancellation_resolution")
+class CancellationResolution(InvestigationFields):
+    """The answer to a cancellation request (camt.029; MT196/MT296), one transaction (CBPR+).
+
+    `original.uetr` is always set; a refusal (RJCR) always carries `reason_code`
+    (an ExternalPaymentCancellationRejection1Code, e.g. LEGL, CUST, AC04, NOAS)."""
+
+    status: ResolutionStatus
+    cancellation_status_id: Reference | None = None
+    original: OriginalReference
+    reason_code: ExternalCode | None = None
+    additional_information: list[Annotated[str, Field(min_length=1, max_length=105)]] = Field(
+        default_factory=list, max_length=2
+    )
+    original_settlement_amount: Money | None = None
+    original_settlement_date: date | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CancellationResolution:
+        _require_uetr(self.original)
+        if self.status is ResolutionStatus.RJCR and self.reason_code is None:
+            raise _broken("cbpr_rejection_reason", "a rejected cancellation carries its reason code")
+        return self
+
+
+class Balance(_Model):
+    """One balance of a statement or report: type code (OPBD, CLBD, ITBD, CLAV ...), amount >= 0 with
+    its side, and date. An amount of zero is a real balance, hence not Money (which is positive)."""
+
+    type: ExternalCode
+    currency: CurrencyCode
+    amount: Decimal = Field(ge=0, max_digits=18)
+    credit_debit: CreditDebit
+    as_of: date
+
+    @model_validator(mode="after")
+    def _decimals(self) -> Balance:
+        try:
+            check_decimals(self.amount, self.currency)
+        except ValueError as exc:
+            raise _broken("currency_decimals", str(exc)) from None
+        return self
+
+
+class StatementEntry(_Model):
+    """One booked (or pending / information) entry, with the references reconciliation matches on."""
+
+    entry_reference: Reference | None = None
+    amount: Money
+    credit_debit: CreditDebit
+    status: str = Field(default="BOOK", pattern=r"^[A-Z]{4}$")  # BOOK, PDNG or INFO
+    booking_date: date | None = None
+    value_date: date | None = None
+    account_servicer_reference: Reference | None = None
+    bank_transaction_code: tuple[str, str, str] | None = None  # domain, family, sub-family
+    instruction_id: Reference | None = None
+    end_to_end_id: Reference | None = None
+    uetr: Uetr | None = None
+    transaction_id: Reference | None = None
+
+
+class AccountReportFields(BusinessHeaderFields):
+    """What camt.052 and camt.053 share: one account, its balances and its entries (in order)."""
+
+    report_id: Reference
+    sequence_number: int | None = Field(default=None, ge=0)
+    account: Account
+    account_currency: CurrencyCode
+    account_owner: Annotated[PartyName | None, Sensitive()] = None
+    account_servicer: Bic | None = None
+    balances: list[Balance] = Field(default_factory=list)
+    entries: list[StatementEntry] = Field(default_factory=list)
+
+    def balance(self, *types: str) -> Balance | None:
+        """The first balance whose type is one of `types` (e.g. "OPBD", "PRCD"), or None."""
+        return next((b for b in self.balances if b.type in types), None)
+
+
+@message_type("payment.account_report")
+class AccountReport(AccountReportFields):
+    """An intraday account report (camt.052; MT941/MT942): balances are optional."""
+
+
+@message_type("payment.account_statement")
+class AccountStatement(AccountReportFields):
+    """An account statement (camt.053; MT940/MT950): always an opening booked balance (OPBD, or PRCD
+    when carried over) and a closing booked balance (CLBD)."""
+
+    @model_validator(mode="after")
+    def _booked_balances(self) -> AccountStatement:
+        if self.balance("OPBD", "PRCD") is None or self.balance("CLBD") is None:
+            raise _broken("statement_balances", "a statement carries opening (OPBD/PRCD) and closing (CLBD) balances")
         return self

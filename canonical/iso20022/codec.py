@@ -14,7 +14,7 @@ from pydantic import ValidationError as PydanticValidationError
 from canonical.codecs import Decoded
 from canonical.envelope import violations_of
 from canonical.errors import RejectedInput, Violation
-from canonical.iso20022 import camt054, enquiry, pacs008, pacs009, status
+from canonical.iso20022 import camt054, cancellation, enquiry, pacs008, pacs009, statements, status
 from canonical.iso20022.header import HEAD_DEFINITION, HEAD_NS, BusinessHeader, read_header, write_header
 from canonical.iso20022.rules import document_violations, header_violations
 from canonical.iso20022.schemas import xsd_violations
@@ -43,6 +43,22 @@ DEFINITIONS: dict[str, Definition] = {
         Definition(status.PACS004, "payment.return", status.read_return, status.write_return),
         Definition(camt054.DEFINITION, "payment.account_notification", camt054.read, camt054.write),
         Definition(enquiry.DEFINITION, "payment.status_request", enquiry.read, enquiry.write),
+        Definition(
+            cancellation.CAMT056,
+            "payment.cancellation_request",
+            cancellation.read_request,
+            cancellation.write_request,
+        ),
+        Definition(
+            cancellation.CAMT029,
+            "payment.cancellation_resolution",
+            cancellation.read_resolution,
+            cancellation.write_resolution,
+        ),
+        Definition(
+            statements.CAMT053, "payment.account_statement", statements.read_statement, statements.write_statement
+        ),
+        Definition(statements.CAMT052, "payment.account_report", statements.read_report, statements.write_report),
     )
 }
 _BY_TYPE = {d.type: d for d in DEFINITIONS.values()}

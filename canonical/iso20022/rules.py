@@ -18,7 +18,34 @@ _REFERENCES = frozenset({"MsgId", "InstrId", "EndToEndId", "TxId", "BizMsgIdr", 
 UETR_REQUIRED = {
     "pacs.008.001.08": "/Document/FIToFICstmrCdtTrf/CdtTrfTxInf/PmtId/UETR",
     "pacs.009.001.08": "/Document/FICdtTrf/CdtTrfTxInf/PmtId/UETR",
+    "pacs.028.001.05": "/Document/FIToFIPmtStsReq/TxInf/OrgnlUETR",
+    "camt.056.001.08": "/Document/FIToFIPmtCxlReq/Undrlyg/TxInf/OrgnlUETR",
+    "camt.029.001.09": "/Document/RsltnOfInvstgtn/CxlDtls/TxInfAndSts/OrgnlUETR",
 }
+# Elements the XSD leaves optional but CBPR+ makes mandatory (rule `cbpr_required`).
+CBPR_REQUIRED: dict[str, tuple[str, ...]] = {
+    "pacs.028.001.05": (
+        "/Document/FIToFIPmtStsReq/TxInf/OrgnlGrpInf",
+        "/Document/FIToFIPmtStsReq/TxInf/InstgAgt",
+        "/Document/FIToFIPmtStsReq/TxInf/InstdAgt",
+    ),
+    "camt.056.001.08": (
+        "/Document/FIToFIPmtCxlReq/Undrlyg/TxInf/OrgnlGrpInf",
+        "/Document/FIToFIPmtCxlReq/Undrlyg/TxInf/OrgnlIntrBkSttlmAmt",
+        "/Document/FIToFIPmtCxlReq/Undrlyg/TxInf/CxlRsnInf/Rsn/Cd",
+    ),
+    "camt.029.001.09": ("/Document/RsltnOfInvstgtn/RslvdCase", "/Document/RsltnOfInvstgtn/CxlDtls/TxInfAndSts"),
+}
+# Elements the XSD lets repeat but CBPR+ allows once: one transaction per message (`cbpr_single_transaction`).
+CBPR_SINGLE: dict[str, tuple[str, ...]] = {
+    "pacs.028.001.05": ("/Document/FIToFIPmtStsReq/OrgnlGrpInf", "/Document/FIToFIPmtStsReq/TxInf"),
+    "camt.056.001.08": ("/Document/FIToFIPmtCxlReq/Undrlyg", "/Document/FIToFIPmtCxlReq/Undrlyg/TxInf"),
+    "camt.029.001.09": ("/Document/RsltnOfInvstgtn/CxlDtls", "/Document/RsltnOfInvstgtn/CxlDtls/TxInfAndSts"),
+    # One account per statement / report; its entries may repeat.
+    "camt.053.001.08": ("/Document/BkToCstmrStmt/Stmt",),
+    "camt.052.001.08": ("/Document/BkToCstmrAcctRpt/Rpt",),
+}
+_CAMT029_REASON = "/Document/RsltnOfInvstgtn/CxlDtls/TxInfAndSts/CxlStsRsnInf/Rsn/Cd"
 
 
 def document_violations(definition: str, document: etree._Element) -> list[Violation]:
@@ -52,6 +79,15 @@ def document_violations(definition: str, document: etree._Element) -> list[Viola
     uetr_path = UETR_REQUIRED.get(definition)
     if uetr_path and not _has_path(document, uetr_path):
         out.append(Violation(uetr_path, "uetr_required", "CBPR+ requires the UETR"))
+    for path in CBPR_REQUIRED.get(definition, ()):
+        if not _has_path(document, path):
+            out.append(Violation(path, "cbpr_required", "CBPR+ makes this element mandatory"))
+    if definition == "camt.029.001.09" and _text_at(document, "/Document/RsltnOfInvstgtn/Sts/Conf") == "RJCR":
+        if not _has_path(document, _CAMT029_REASON):
+            out.append(Violation(_CAMT029_REASON, "cbpr_rejection_reason", "a rejected cancellation needs a reason"))
+    for path in CBPR_SINGLE.get(definition, ()):
+        if _count(document, path) > 1:
+            out.append(Violation(path, "cbpr_single_transaction", "CBPR+ allows this element once"))
     return out
 
 
@@ -79,12 +115,29 @@ def _amount(el: etree._Element, ccy: str, text: str) -> list[Violation]:
     return []
 
 
-def _has_path(document: etree._Element, path: str) -> bool:
+def _count(document: etree._Element, path: str) -> int:
+    """How many elements sit at `path` (every step followed through all matching children)."""
+    nodes = [document]
+    for step in path.split("/")[2:]:
+        nodes = [c for n in nodes for c in n if isinstance(c.tag, str) and local_name(c) == step]
+    return len(nodes)
+
+
+def _find(document: etree._Element, path: str) -> etree._Element | None:
+    """The first element at `/Document/...` `path`, following the first matching child at each step."""
     node: etree._Element | None = document
     for step in path.split("/")[2:]:
-        node = (
-            next((c for c in node if isinstance(c.tag, str) and local_name(c) == step), None)
-            if node is not None
-            else None
-        )
+        if node is None:
+            return None
+        node = next((c for c in node if isinstance(c.tag, str) and local_name(c) == step), None)
+    return node
+
+
+def _text_at(document: etree._Element, path: str) -> str | None:
+    node = _find(document, path)
+    return None if node is None else node.text
+
+
+def _has_path(document: etree._Element, path: str) -> bool:
+    node = _find(document, path)
     return node is not None and (bool(node.text) or len(node) > 0)

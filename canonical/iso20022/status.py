@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+
 from canonical.iso20022.parties import read_bic, read_party, write_bic, write_party
 from canonical.iso20022.references import read_original, write_original
 from canonical.iso20022.tree import Reader, Writer, iso_datetime

@@ -1,0 +1,147 @@
+"""camt.053.001.08 BkToCstmrStmt <-> payment.account_statement and camt.052.001.08 BkToCstmrAcctRpt
+<-> payment.account_report: one account per message (CBPR+), its balances and its entries in order."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from canonical.iso20022.parties import read_account, write_account
+from canonical.iso20022.tree import Reader, Writer, amount_text, iso_datetime
+from canonical.payments import AccountReport, AccountReportFields, AccountStatement, Balance, StatementEntry
+
+CAMT053 = "camt.053.001.08"
+CAMT052 = "camt.052.001.08"
+
+
+def _date(r: Reader, path: str) -> date | None:
+    """A DateAndDateTime2Choice as a date: `Dt`, or the day of `DtTm`."""
+    day = r.date(f"{path}/Dt")
+    stamp = r.datetime(f"{path}/DtTm")
+    return day if day is not None or stamp is None else stamp.date()
+
+
+def _read_balance(b: Reader) -> Balance:
+    amount = b.find("Amt")
+    return Balance.model_validate(
+        dict(
+            type=b.text("Tp/CdOrPrtry/Cd"),
+            currency=amount.el.get("Ccy") if amount is not None else None,
+            amount=b.need("Amt"),
+            credit_debit=b.need("CdtDbtInd"),
+            as_of=_date(b, "Dt"),
+        )
+    )
+
+
+def _read_entry(e: Reader) -> StatementEntry:
+    tx = e.find("NtryDtls/TxDtls")
+    domain, family, sub = (
+        e.text("BkTxCd/Domn/Cd"),
+        e.text("BkTxCd/Domn/Fmly/Cd"),
+        e.text("BkTxCd/Domn/Fmly/SubFmlyCd"),
+    )
+    return StatementEntry.model_validate(
+        dict(
+            entry_reference=e.text("NtryRef"),
+            amount=e.money("Amt"),
+            credit_debit=e.need("CdtDbtInd"),
+            status=e.text("Sts/Cd"),
+            booking_date=_date(e, "BookgDt"),
+            value_date=_date(e, "ValDt"),
+            account_servicer_reference=e.text("AcctSvcrRef"),
+            bank_transaction_code=(domain, family, sub) if domain and family and sub else None,
+            instruction_id=tx.text("Refs/InstrId") if tx else None,
+            end_to_end_id=tx.text("Refs/EndToEndId") if tx else None,
+            uetr=tx.text("Refs/UETR") if tx else None,
+            transaction_id=tx.text("Refs/TxId") if tx else None,
+        )
+    )
+
+
+def _read(doc: Reader, root: str, report: str) -> dict[str, Any]:
+    msg = doc.find(root)
+    assert msg is not None  # the XSD has already checked the root element
+    rpt = msg.find(report)
+    if rpt is None:
+        msg.need(report)  # raises, naming the missing element
+    assert rpt is not None
+    sequence = rpt.text("ElctrncSeqNb")
+    return dict(
+        message_id=msg.need("GrpHdr/MsgId"),
+        created_at=msg.datetime("GrpHdr/CreDtTm"),
+        report_id=rpt.need("Id"),
+        sequence_number=int(sequence) if sequence is not None else None,
+        account=read_account(rpt.find("Acct")),
+        account_currency=rpt.text("Acct/Ccy"),
+        account_owner=rpt.text("Acct/Ownr/Nm"),
+        account_servicer=rpt.text("Acct/Svcr/FinInstnId/BICFI"),
+        balances=[_read_balance(b) for b in rpt.all("Bal")],
+        entries=[_read_entry(e) for e in rpt.all("Ntry")],
+    )
+
+
+def _write_entry(rpt: Writer, entry: StatementEntry) -> None:
+    e = rpt.add("Ntry")
+    e.opt("NtryRef", entry.entry_reference)
+    e.money("Amt", entry.amount)
+    e.add("CdtDbtInd", entry.credit_debit.value)
+    e.add("Sts/Cd", entry.status)
+    e.opt("BookgDt/Dt", entry.booking_date.isoformat() if entry.booking_date else None)
+    e.opt("ValDt/Dt", entry.value_date.isoformat() if entry.value_date else None)
+    e.opt("AcctSvcrRef", entry.account_servicer_reference)
+    code = e.add("BkTxCd")  # mandatory in the XSD, even when the bank gives no code
+    if entry.bank_transaction_code:
+        domain, family, sub = entry.bank_transaction_code
+        dom = code.add("Domn")
+        dom.add("Cd", domain)
+        fam = dom.add("Fmly")
+        fam.add("Cd", family)
+        fam.add("SubFmlyCd", sub)
+    if entry.instruction_id or entry.end_to_end_id or entry.uetr or entry.transaction_id:
+        refs = e.add("NtryDtls/TxDtls/Refs")
+        refs.opt("InstrId", entry.instruction_id)
+        refs.opt("EndToEndId", entry.end_to_end_id)
+        refs.opt("UETR", entry.uetr)
+        refs.opt("TxId", entry.transaction_id)
+
+
+def _write(definition: str, root: str, report: str, r: AccountReportFields, now: datetime) -> Writer:
+    doc = Writer.root(f"urn:iso:std:iso:20022:tech:xsd:{definition}", "Document")
+    msg = doc.add(root)
+    hdr = msg.add("GrpHdr")
+    hdr.add("MsgId", r.message_id)
+    hdr.add("CreDtTm", iso_datetime(r.created_at or now))
+    rpt = msg.add(report)
+    rpt.add("Id", r.report_id)
+    rpt.opt("ElctrncSeqNb", str(r.sequence_number) if r.sequence_number is not None else None)
+    write_account(rpt, "Acct", r.account)
+    acct = Writer(rpt.el[-1], rpt.ns)
+    acct.add("Ccy", r.account_currency)
+    acct.opt("Ownr/Nm", r.account_owner)
+    acct.opt("Svcr/FinInstnId/BICFI", r.account_servicer)
+    for balance in r.balances:
+        b = rpt.add("Bal")
+        b.add("Tp/CdOrPrtry/Cd", balance.type)
+        b.add("Amt", amount_text(balance.amount), Ccy=balance.currency)
+        b.add("CdtDbtInd", balance.credit_debit.value)
+        b.add("Dt/Dt", balance.as_of.isoformat())
+    for entry in r.entries:
+        _write_entry(rpt, entry)
+    return doc
+
+
+def read_statement(doc: Reader) -> AccountStatement:
+    return AccountStatement.model_validate(_read(doc, "BkToCstmrStmt", "Stmt"))
+
+
+def write_statement(statement: AccountStatement, now: datetime) -> Writer:
+    return _write(CAMT053, "BkToCstmrStmt", "Stmt", statement, now)
+
+
+def read_report(doc: Reader) -> AccountReport:
+    return AccountReport.model_validate(_read(doc, "BkToCstmrAcctRpt", "Rpt"))
+
+
+def write_report(report: AccountReport, now: datetime) -> Writer:
+    return _write(CAMT052, "BkToCstmrAcctRpt", "Rpt", report, now)
