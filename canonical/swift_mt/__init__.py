@@ -2,12 +2,14 @@
 
 from canonical.codecs import register_codec
 from canonical.swift_mt.blocks import FinMessage, MtHeader, parse_fin, split_rje
+from canonical.swift_mt.catalogue import MESSAGE_TYPES, parse_message, render_message, typed_message
 from canonical.swift_mt.codec import SwiftMtCodec, mt_to_mx, mx_to_mt, to_canonical
 from canonical.swift_mt.messages import Mt103, Mt202, Mt202Underlying, parse, render
 
 codec = register_codec(SwiftMtCodec())
 
 __all__ = [
+    "MESSAGE_TYPES",
     "FinMessage",
     "Mt103",
     "Mt202",
@@ -19,7 +21,10 @@ __all__ = [
     "mx_to_mt",
     "parse",
     "parse_fin",
+    "parse_message",
     "render",
+    "render_message",
     "split_rje",
     "to_canonical",
+    "typed_message",
 ]

@@ -63,6 +63,56 @@ LIMITS: dict[str, tuple[int, int]] = {
     "77B": (3, 35),
     "77T": (1, 9000),
     "79": (35, 50),
+    # common group, statements and the other payment messages
+    "11R": (3, 10),
+    "11S": (3, 10),
+    "12": (1, 3),
+    "13D": (1, 15),
+    "19": (1, 17),
+    "21C": (1, 35),
+    "21D": (1, 35),
+    "21E": (1, 35),
+    "21F": (1, 16),
+    "21R": (1, 16),
+    "25": (1, 35),
+    "25A": (1, 35),
+    "25P": (2, 35),
+    "28": (1, 8),
+    "28C": (1, 11),
+    "28D": (1, 11),
+    "30": (1, 6),
+    "32B": (1, 18),
+    "32C": (1, 24),
+    "32D": (1, 24),
+    "34F": (1, 19),
+    "50C": (1, 11),
+    "50G": (2, 35),
+    "50H": (5, 35),
+    "50L": (1, 35),
+    "52B": (2, 35),
+    "60F": (1, 25),
+    "60M": (1, 25),
+    "61": (2, 66),
+    "62F": (1, 25),
+    "62M": (1, 25),
+    "64": (1, 25),
+    "65": (1, 25),
+    "71B": (6, 35),
+    "75": (6, 35),
+    "76": (6, 35),
+    "77A": (20, 35),
+    "86": (6, 65),
+    "90C": (1, 23),
+    "90D": (1, 23),
+}
+# Plain text fields with a fixed shape beyond their length: tag -> (pattern, rule).
+TEXT_FORMATS: dict[str, tuple[re.Pattern[str], str]] = {
+    "12": (re.compile(r"^\d{3}$"), "message_type_format"),
+    "25A": (re.compile(r"^/.{1,34}$"), "account_format"),
+    "26T": (re.compile(r"^[A-Z0-9]{3}$"), "transaction_type_format"),
+    "28": (re.compile(r"^\d{1,5}(/\d{1,2})?$"), "statement_number_format"),
+    "28C": (re.compile(r"^\d{1,5}(/\d{1,5})?$"), "statement_number_format"),
+    "28D": (re.compile(r"^\d{1,5}/\d{1,5}$"), "message_index_format"),
 }
 CHARGES_CODES = frozenset({"OUR", "SHA", "BEN"})
 
@@ -101,12 +151,33 @@ class FieldError(ValueError):
         self.detail = detail
 
 
-def parse_amount(text: str, currency: str) -> Decimal:
-    """SWIFT `15d`: digits with one mandatory decimal comma, no more decimals than the currency has."""
+def check_text_format(tag: str, value: str) -> None:
+    """FieldError if a plain text field listed in TEXT_FORMATS does not have its shape."""
+    shape = TEXT_FORMATS.get(tag)
+    if shape is not None and not shape[0].match(value):
+        raise FieldError(shape[1], f"{value!r} does not have the format of field {tag}")
+
+
+def parse_decimal(text: str, max_length: int = 15) -> Decimal:
+    """SWIFT `15d` / `17d` without a currency: digits with exactly one decimal comma, within the length."""
     if "." in text or text.count(",") != 1 or not _AMOUNT.match(text):
         raise FieldError("amount_decimal_comma", f"{text!r} needs digits and exactly one decimal comma")
-    if len(text) > 15:
-        raise FieldError("amount_length", f"{text!r} is longer than 15 characters")
+    if len(text) > max_length:
+        raise FieldError("amount_length", f"{text!r} is longer than {max_length} characters")
+    whole, fraction = text.split(",")
+    return Decimal(f"{whole}.{fraction or '0'}")
+
+
+def check_decimals(amount_text: str, currency: str) -> None:
+    """FieldError if an amount has more decimals than its currency allows (trailing zeros do not count)."""
+    fraction = amount_text.partition(",")[2].rstrip("0")
+    if currency in MINOR_UNITS and len(fraction) > MINOR_UNITS[currency]:
+        raise FieldError("currency_decimals", f"{currency} allows {MINOR_UNITS[currency]} decimals, got {amount_text}")
+
+
+def parse_amount(text: str, currency: str) -> Decimal:
+    """SWIFT `15d`: digits with one mandatory decimal comma, no more decimals than the currency has."""
+    parse_decimal(text)
     if currency not in MINOR_UNITS:
         raise FieldError("currency_code", f"{currency!r} is not an active ISO 4217 code")
     whole, fraction = text.split(",")
@@ -124,6 +195,9 @@ def format_amount(amount: Decimal) -> str:
 
 
 def parse_date6(text: str) -> date:
+    """SWIFT `6!n` YYMMDD (years 2000-2099); FieldError `date_format` otherwise."""
+    if not re.match(r"^\d{6}$", text):
+        raise FieldError("date_format", f"{text!r} is not YYMMDD")
     try:
         return date(2000 + int(text[:2]), int(text[2:4]), int(text[4:6]))
     except ValueError:
@@ -175,13 +249,13 @@ class ValueDateAmount(CurrencyAmount):
 
 
 class PartyField(BaseModel):
-    """A party or institution field (50a, 52a ... 59a): option letter, party identifier, BIC or lines."""
+    """A party, institution or account field (25a, 50a ... 59a): option letter, identifier, BIC or lines."""
 
     model_config = ConfigDict(frozen=True)
 
-    option: str = ""  # "", A, B, C, D, F, K
-    identifier: str | None = None  # '/account' or '/C/...' or (50F/59F) the first line
-    bic: str | None = None  # option A
+    option: str = ""  # "", A, B, C, D, F, G, H, K, L, P
+    identifier: str | None = None  # '/account' or '/C/...', (50F/59F) the first line, (25P) the account
+    bic: str | None = None  # options A, G, P and 50C
     lines: list[str] = []  # name and address (options D, F, K, none) or location (B)
 
     @classmethod
@@ -189,9 +263,10 @@ class PartyField(BaseModel):
         option = tag[2:]
         lines = value.split("\n")
         identifier = None
-        if option == "F" or (lines[0].startswith("/") and (len(lines) > 1 or option in ("B", "C"))):
+        if option in ("F", "P") or (lines[0].startswith("/") and (len(lines) > 1 or option in ("B", "C"))):
             identifier = lines.pop(0)
-        if option == "A":
+        # A, G (50G), P (25P) and 50C carry a BIC where the other options carry names or an account.
+        if option in ("A", "G", "P") or tag == "50C":
             if len(lines) != 1 or not BIC_RE.match(lines[0]):
                 raise FieldError("bic_pattern", f"{' '.join(lines)!r} is not one ISO 9362 BIC")
             return cls(option=option, identifier=identifier, bic=lines[0])

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar
-
-from pydantic import BaseModel, ConfigDict
+from typing import ClassVar
 
 from canonical.errors import RejectedInput, Violation
 from canonical.swift_mt.blocks import FinMessage, MtHeader, parse_fin
 from canonical.swift_mt.fields import (
-    CHARGES_CODES,
     CurrencyAmount,
     FieldError,
     PartyField,
@@ -18,103 +14,26 @@ from canonical.swift_mt.fields import (
     check_uetr,
     field_violations,
 )
+from canonical.swift_mt.layout import MtMessage, MtSequence, Slot, parse_layout, party, render_layout
+
+__all__ = [
+    "Mt103",
+    "Mt202",
+    "Mt202Underlying",
+    "MtMessage",
+    "Slot",
+    "TypedMt",
+    "header_violations",
+    "parse",
+    "raise_violations",
+    "render",
+    "to_fin",
+    "typed",
+]
 
 
-@dataclass(frozen=True)
-class Slot:
-    """One field position in a message layout: tag (or party tag base + options) -> model attribute."""
-
-    base: str
-    attr: str
-    kind: str = "text"  # text | lines | date_amount | amount | party
-    options: tuple[str, ...] = ("",)
-    repeat: bool = False
-    mandatory: bool = False
-
-    def matches(self, tag: str) -> bool:
-        return tag[: len(self.base)] == self.base and tag[len(self.base) :] in self.options
-
-    @property
-    def label(self) -> str:
-        return self.base + ("a" if self.kind == "party" else "")
-
-
-def _convert(slot: Slot, tag: str, value: str) -> Any:
-    if slot.kind == "lines":
-        return value.split("\n")
-    if slot.kind == "date_amount":
-        return ValueDateAmount.parse(value)
-    if slot.kind == "amount":
-        return CurrencyAmount.parse(value)
-    if slot.kind == "party":
-        return PartyField.parse(tag, value)
-    if tag == "71A" and value not in CHARGES_CODES:
-        raise FieldError("charges_code", f"{value!r} is not OUR, SHA or BEN")
-    return value
-
-
-def _unconvert(slot: Slot, item: Any) -> tuple[str, str]:
-    if slot.kind == "lines":
-        return slot.base, "\n".join(item)
-    if slot.kind in ("date_amount", "amount"):
-        return slot.base, item.render()
-    if slot.kind == "party":
-        return slot.base + item.option, item.render()
-    return slot.base, str(item)
-
-
-def parse_layout(fields: list[tuple[str, str]], layout: list[Slot]) -> tuple[dict[str, Any], list[Violation]]:
-    values: dict[str, Any] = {}
-    violations: list[Violation] = []
-    seen: set[str] = set()
-    position = 0
-    for tag, value in fields:
-        index = next((j for j in range(position, len(layout)) if layout[j].matches(tag)), None)
-        if index is None:
-            known = any(s.matches(tag) for s in layout)
-            rule, detail = ("field_order", "out of order or repeated") if known else ("unexpected_field", "")
-            violations.append(Violation(f"4:{tag}", rule, detail))
-            continue
-        slot = layout[index]
-        position = index if slot.repeat else index + 1
-        seen.add(slot.attr)
-        violations.extend(field_violations(tag, value))
-        try:
-            item = _convert(slot, tag, value)
-        except FieldError as exc:
-            violations.append(Violation(f"4:{tag}", exc.rule, exc.detail))
-            continue
-        if slot.repeat:
-            values.setdefault(slot.attr, []).append(item)
-        else:
-            values[slot.attr] = item
-    for slot in layout:
-        if slot.mandatory and slot.attr not in seen:
-            violations.append(Violation(f"4:{slot.label}", "field_missing", "this field is mandatory"))
-    return values, violations
-
-
-def render_layout(model: BaseModel, layout: list[Slot]) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    for slot in layout:
-        value = getattr(model, slot.attr)
-        for item in value if slot.repeat else [value]:
-            if item is None or (slot.kind == "lines" and not item):
-                continue
-            out.append(_unconvert(slot, item))
-    return out
-
-
-class _Mt(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    LAYOUT: ClassVar[list[Slot]] = []
-
-    header: MtHeader
-
-
-def _party(base: str, attr: str, options: str, mandatory: bool = False) -> Slot:
-    return Slot(base, attr, "party", tuple(options.split(",")), mandatory=mandatory)
+_Mt = MtMessage
+_party = party
 
 
 class Mt103(_Mt):
@@ -173,11 +92,10 @@ class Mt103(_Mt):
     envelope_contents: list[str] = []
 
 
-class Mt202Underlying(BaseModel):
-    """Sequence B of an MT202COV: the underlying customer credit transfer."""
+class Mt202Underlying(MtSequence):
+    """Sequence B of an MT202COV / MT205COV: the underlying customer credit transfer."""
 
-    model_config = ConfigDict(frozen=True)
-
+    SEQUENCE: ClassVar[str] = "B"
     LAYOUT: ClassVar[list[Slot]] = [
         _party("50", "ordering_customer", "A,F,K", mandatory=True),
         _party("52", "ordering_institution", "A,D"),
@@ -237,7 +155,8 @@ class Mt202(_Mt):
 TypedMt = Mt103 | Mt202
 
 
-def _header_violations(header: MtHeader) -> list[Violation]:
+def header_violations(header: MtHeader) -> list[Violation]:
+    """Violations of the user header (block 3): a UETR (121) that is not a lower-case UUIDv4."""
     uetr = header.uetr
     if uetr is None:
         return []
@@ -250,11 +169,11 @@ def _header_violations(header: MtHeader) -> list[Violation]:
 
 def typed(fin: FinMessage) -> TypedMt:
     """The typed MT103 / MT202(COV) view of a parsed FIN message; RejectedInput naming tag and rule."""
-    violations = _header_violations(fin.header)
+    violations = header_violations(fin.header)
     result: TypedMt
     if fin.message_type == "103":
         values, found = parse_layout(fin.fields, Mt103.LAYOUT)
-        _raise(violations + found)
+        raise_violations(violations + found)
         result = Mt103.model_validate({"header": fin.header, **values})
     elif fin.message_type == "202":
         split = next((i for i, (tag, _) in enumerate(fin.fields) if tag.startswith("50")), len(fin.fields))
@@ -263,7 +182,7 @@ def typed(fin: FinMessage) -> TypedMt:
             cover, found_b = parse_layout(fin.fields[split:], Mt202Underlying.LAYOUT)
             found += found_b
             values["underlying"] = cover
-        _raise(violations + found)
+        raise_violations(violations + found)
         result = Mt202.model_validate({"header": fin.header, **values})
     else:
         raise RejectedInput("unsupported MT", [Violation("2", "unsupported_message_type", f"MT{fin.message_type}")])
@@ -274,22 +193,25 @@ def parse(text: str) -> TypedMt:
     return typed(parse_fin(text))
 
 
-def to_fin(message: TypedMt) -> FinMessage:
+def to_fin(message: MtMessage) -> FinMessage:
+    """The FIN message of any typed MT; RejectedInput if a field or a cross-field rule is broken."""
     fields = render_layout(message, message.LAYOUT)
     if isinstance(message, Mt202) and message.underlying is not None:
         fields += render_layout(message.underlying, Mt202Underlying.LAYOUT)
-    _raise(_header_violations(message.header) + [v for tag, value in fields for v in field_violations(tag, value)])
+    found = [v for tag, value in fields for v in field_violations(tag, value)]
+    raise_violations(header_violations(message.header) + found + message.rule_violations())
     h = message.header
     return FinMessage(
         basic=h.basic, application=h.application, user_header=h.user_header, trailer=h.trailer, fields=fields
     )
 
 
-def render(message: TypedMt, newline: str = "\r\n") -> str:
+def render(message: MtMessage, newline: str = "\r\n") -> str:
     """FIN text of a typed message; RejectedInput if a field breaks its SWIFT format."""
     return to_fin(message).render(newline)
 
 
-def _raise(violations: list[Violation]) -> None:
+def raise_violations(violations: list[Violation]) -> None:
+    """RejectedInput carrying `violations`, if there are any."""
     if violations:
         raise RejectedInput("SWIFT MT message rejected", violations)
