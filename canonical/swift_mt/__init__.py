@@ -1,4 +1,5 @@
-"""SWIFT FIN MT codec: blocks 1-5, typed MT103 / MT202 / MT202COV, and translation to and from ISO 20022."""
+"""SWIFT FIN MT codec: blocks 1-5, typed messages (payments, common group, confirmations, statements), and
+translation to and from ISO 20022 for MT103, MT202 / MT202COV, MT940 / MT950 and MT192 / MT196."""
 
 from canonical.codecs import register_codec
 from canonical.swift_mt.blocks import FinMessage, MtHeader, parse_fin, split_rje

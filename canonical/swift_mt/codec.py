@@ -14,66 +14,134 @@ from canonical.errors import RejectedInput, Violation
 from canonical.iso20022 import BusinessHeader, Iso20022Message
 from canonical.iso20022 import parse as parse_mx
 from canonical.iso20022 import render as render_mx
-from canonical.payments import CreditTransfer, FiTransfer
-from canonical.swift_mt.blocks import MAX_MESSAGE_CHARS, split_rje
-from canonical.swift_mt.messages import Mt103, Mt202, TypedMt, parse, render
+from canonical.iso20022.codec import definition_for
+from canonical.payments import (
+    AccountStatement,
+    CancellationRequest,
+    CancellationResolution,
+    CreditTransfer,
+    FiTransfer,
+)
+from canonical.swift_mt.blocks import MAX_MESSAGE_CHARS, MtHeader, split_rje
+from canonical.swift_mt.cancellation_map import (
+    mt192_to_request,
+    mt196_to_resolution,
+    request_to_mt192,
+    resolution_to_mt196,
+)
+from canonical.swift_mt.catalogue import parse_message
+from canonical.swift_mt.common import Mt192, Mt196
+from canonical.swift_mt.layout import MtMessage
+from canonical.swift_mt.messages import Mt103, Mt202, render
+from canonical.swift_mt.statement_map import canonical_to_statement, statement_to_canonical
+from canonical.swift_mt.statements import Mt940, Mt950
 from canonical.swift_mt.to_mt import credit_transfer_to_mt103, fi_transfer_to_mt202
 from canonical.swift_mt.translate import mt103_to_credit_transfer, mt202_to_fi_transfer
 
 Clock = Callable[[], datetime]
+CBPR_SERVICE = "swift.cbprplus.02"
 COVER_SERVICE = "swift.cbprplus.cov.02"
 
 
-def to_canonical(mt: TypedMt) -> tuple[CreditTransfer | FiTransfer, list[str]]:
-    """The canonical payload of a typed MT (MT103 -> credit transfer, MT202/COV -> FI transfer)."""
-    try:
-        if isinstance(mt, Mt103):
-            return mt103_to_credit_transfer(mt)
+def _mapped(mt: MtMessage) -> tuple[BaseModel, list[str]]:
+    if isinstance(mt, Mt103):
+        return mt103_to_credit_transfer(mt)
+    if isinstance(mt, Mt202):
         return mt202_to_fi_transfer(mt)
+    if isinstance(mt, Mt940 | Mt950):
+        return statement_to_canonical(mt)
+    if isinstance(mt, Mt192):  # and MT292
+        return mt192_to_request(mt)
+    if isinstance(mt, Mt196):  # and MT296
+        return mt196_to_resolution(mt)
+    detail = f"MT{mt.header.message_type} has no canonical payment mapping"
+    raise RejectedInput("no canonical mapping", [Violation("2", "unsupported_message_type", detail)])
+
+
+def to_canonical(mt: MtMessage) -> tuple[BaseModel, list[str]]:
+    """The canonical payload of a typed MT and the translation warnings.
+
+    MT103 -> credit transfer, MT202/COV -> FI transfer, MT940/MT950 -> account statement, MT192/292 ->
+    cancellation request, MT196/296 -> cancellation resolution. RejectedInput
+    names the field and rule when the MT cannot be carried (e.g. `3:121` `uetr_required`)."""
+    try:
+        return _mapped(mt)
     except PydanticValidationError as exc:
         raise RejectedInput("MT content not valid for CBPR+", violations_of(exc, "payload.")) from None
 
 
+def _business_id(payload: BaseModel) -> str:
+    return str(getattr(payload, "message_id", None) or getattr(payload, "assignment_id", ""))
+
+
 def mt_to_mx(text: str, clock: Clock = lambda: datetime.now(UTC)) -> tuple[bytes, list[str]]:
-    """MT103 -> pacs.008, MT202/MT202COV -> pacs.009 (SWIFT envelope form, XSD-valid) and the warnings."""
-    mt = parse(text)
+    """The ISO 20022 translation of one MT (SWIFT envelope form, XSD-valid) and the warnings.
+
+    MT103 -> pacs.008, MT202/MT202COV -> pacs.009, MT940/MT950 -> camt.053, MT192/292 -> camt.056,
+    MT196/296 -> camt.029."""
+    mt = parse_message(text)
     payload, warnings = to_canonical(mt)
-    definition = "pacs.008.001.08" if isinstance(payload, CreditTransfer) else "pacs.009.001.08"
+    cover = isinstance(payload, FiTransfer) and payload.cover
     header = BusinessHeader(
         from_bic=mt.header.sender_bic,
         to_bic=mt.header.receiver_bic,
-        business_message_id=payload.message_id,
-        message_definition=definition,
-        business_service=COVER_SERVICE if isinstance(payload, FiTransfer) and payload.cover else "swift.cbprplus.02",
+        business_message_id=_business_id(payload),
+        message_definition=definition_for(payload).id,
+        business_service=COVER_SERVICE if cover else CBPR_SERVICE,
         created_at=clock(),
         possible_duplicate=mt.header.possible_duplicate,
     )
     return render_mx(Iso20022Message(header, payload), clock), warnings
 
 
-def mx_to_mt(xml: bytes) -> tuple[str, list[str]]:
-    """pacs.008 -> MT103, pacs.009 -> MT202 / MT202COV (FIN text, CRLF) and the warnings."""
-    message = parse_mx(xml)
-    h, payload = message.header, message.payload
-    mt: TypedMt
+def to_mt(payload: BaseModel, sender: str, receiver: str, possible_duplicate: bool = False) -> tuple[str, list[str]]:
+    """FIN text (CRLF) of a canonical payload and the warnings; RejectedInput if it has no MT form."""
+    mt: MtMessage
     if isinstance(payload, CreditTransfer):
-        mt, warnings = credit_transfer_to_mt103(payload, h.from_bic, h.to_bic, h.possible_duplicate)
+        mt, warnings = credit_transfer_to_mt103(payload, sender, receiver, possible_duplicate)
     elif isinstance(payload, FiTransfer):
-        mt, warnings = fi_transfer_to_mt202(payload, h.from_bic, h.to_bic, h.possible_duplicate)
+        mt, warnings = fi_transfer_to_mt202(payload, sender, receiver, possible_duplicate)
+    elif isinstance(payload, AccountStatement):
+        mt, warnings = canonical_to_statement(payload, sender, receiver)
+    elif isinstance(payload, CancellationRequest):
+        mt, warnings = request_to_mt192(payload, sender, receiver)
+    elif isinstance(payload, CancellationResolution):
+        mt, warnings = resolution_to_mt196(payload, sender, receiver)
     else:
-        raise RejectedInput(
-            "no MT translation", [Violation("/AppHdr/MsgDefIdr", "unsupported_message_type", h.message_definition)]
-        )
+        kind = getattr(type(payload), "__message_type__", type(payload).__name__)
+        raise RejectedInput("no MT translation", [Violation("type", "unsupported_message_type", kind)])
+    if possible_duplicate and not mt.header.possible_duplicate:
+        mt = mt.model_copy(update={"header": mt.header.model_copy(update={"trailer": [("PDE", "")]})})
     return render(mt), warnings
 
 
-def idempotency_key(mt: Mt103 | Mt202) -> str:
-    mur = mt.header.mur
-    return f"{mt.header.sender_bic}:{mt.sender_reference}" + (f":{mur}" if mur else "")
+def mx_to_mt(xml: bytes) -> tuple[str, list[str]]:
+    """pacs.008 -> MT103, pacs.009 -> MT202(COV), camt.053 -> MT940, camt.056 -> MT192/292, camt.029 -> MT196/296
+    (FIN text, CRLF) and the warnings."""
+    message = parse_mx(xml)
+    h = message.header
+    try:
+        return to_mt(message.payload, h.from_bic, h.to_bic, h.possible_duplicate)
+    except RejectedInput as exc:
+        if exc.violations and exc.violations[0].loc == "type":
+            violation = Violation("/AppHdr/MsgDefIdr", "unsupported_message_type", h.message_definition)
+            raise RejectedInput("no MT translation", [violation]) from None
+        raise
+
+
+def idempotency_key(header: MtHeader, sender_reference: str) -> str:
+    """Sender BIC + field 20 (+ 108 MUR when present), as for every raw document."""
+    mur = header.mur
+    return f"{header.sender_bic}:{sender_reference}" + (f":{mur}" if mur else "")
+
+
+def _correlation(payload: BaseModel) -> str:
+    original = getattr(payload, "original", None)
+    return str(getattr(payload, "uetr", None) or getattr(original, "uetr", None) or "")
 
 
 class SwiftMtCodec:
-    """DocumentCodec for SWIFT FIN MT103 / MT202 / MT202COV."""
+    """DocumentCodec for SWIFT FIN: MT103, MT202 / MT202COV, MT940 / MT950, MT192 / MT292, MT196 / MT296."""
 
     name = "swift_mt"
 
@@ -91,20 +159,16 @@ class SwiftMtCodec:
         messages = split_rje(text)
         if len(messages) != 1:
             raise RejectedInput("one message expected", [Violation("message", "single_message", str(len(messages)))])
-        mt = parse(messages[0])
+        mt = parse_message(messages[0])
         payload, warnings = to_canonical(mt)
         return Decoded(
-            type="payment.credit_transfer" if isinstance(payload, CreditTransfer) else "payment.fi_transfer",
+            type=getattr(type(payload), "__message_type__", ""),
             payload=payload,
-            idempotency_key=idempotency_key(mt),
+            idempotency_key=idempotency_key(mt.header, str(getattr(mt, "sender_reference", ""))),
             destination=mt.header.receiver_bic,
-            correlation_id=payload.uetr,
+            correlation_id=_correlation(payload),
             warnings=warnings,
         )
 
     def encode(self, payload: BaseModel, sender: str, receiver: str) -> str:
-        if isinstance(payload, CreditTransfer):
-            return render(credit_transfer_to_mt103(payload, sender, receiver)[0])
-        if isinstance(payload, FiTransfer):
-            return render(fi_transfer_to_mt202(payload, sender, receiver)[0])
-        raise RejectedInput("no MT rendering", [Violation("type", "unsupported_message_type", type(payload).__name__)])
+        return to_mt(payload, sender, receiver)[0]

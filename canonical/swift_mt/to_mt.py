@@ -13,10 +13,16 @@ CHARGES_TO_MT = {ChargeBearer.DEBT: "OUR", ChargeBearer.SHAR: "SHA", ChargeBeare
 
 
 def mt_header(
-    message_type: str, sender: str, receiver: str, uetr: str, *, possible_duplicate: bool = False, cover: bool = False
+    message_type: str,
+    sender: str,
+    receiver: str,
+    uetr: str | None,
+    *,
+    possible_duplicate: bool = False,
+    cover: bool = False,
 ) -> MtHeader:
-    """An input (sender's view) header: block 1 sender LT, block 2 receiver, 121 UETR, PDE if a resend."""
-    user = ([("119", "COV")] if cover else []) + [("121", uetr)]
+    """An input (sender's view) header: block 1 sender LT, block 2 receiver, 121 UETR (if any), PDE if a resend."""
+    user = ([("119", "COV")] if cover else []) + ([("121", uetr)] if uetr else [])
     return MtHeader(
         basic=BasicHeader(lt_address=bic_to_lt(sender, "A")),
         application=ApplicationHeader(
@@ -27,7 +33,7 @@ def mt_header(
     )
 
 
-def _x(text: str, what: str, width: int, warnings: list[str]) -> str:
+def x_text(text: str, what: str, width: int, warnings: list[str]) -> str:
     """SWIFT x-set text of at most `width` characters (others become '.', as CBPR+ translation does)."""
     clean = "".join(ch if X_CHARS.match(ch) else "." for ch in text)
     if clean != text:
@@ -38,12 +44,12 @@ def _x(text: str, what: str, width: int, warnings: list[str]) -> str:
 
 
 def _chunks(text: str, width: int, max_lines: int, what: str, warnings: list[str]) -> list[str]:
-    clean = _x(text, what, width * max_lines, warnings)
+    clean = x_text(text, what, width * max_lines, warnings)
     return [clean[i : i + width] for i in range(0, len(clean), width)]
 
 
 def _reference(value: str, what: str, warnings: list[str]) -> str:
-    return _x(value, what, 16, warnings)
+    return x_text(value, what, 16, warnings)
 
 
 def _identifier(account: Account | None) -> str | None:
@@ -53,10 +59,10 @@ def _identifier(account: Account | None) -> str | None:
 def _party_field(party: Party, tag: str, warnings: list[str]) -> PartyField:
     if party.bic and not party.name:
         return PartyField(option="A", identifier=_identifier(party.account), bic=party.bic)
-    lines = [_x(party.name or "", f"{tag} name", 35, warnings)]
+    lines = [x_text(party.name or "", f"{tag} name", 35, warnings)]
     address = party.address
     if address is not None:
-        lines += [_x(line, f"{tag} address", 35, warnings) for line in address.lines]
+        lines += [x_text(line, f"{tag} address", 35, warnings) for line in address.lines]
         structured = " ".join(
             p for p in (address.street, address.building_number, address.post_code, address.town, address.country) if p
         )
@@ -73,8 +79,8 @@ def _agent_field(agent: Agent | None, tag: str, warnings: list[str], omit_bic: s
         return None
     if agent.bic:
         return PartyField(option="A", bic=agent.bic)
-    lines = [_x(agent.name or "", f"{tag} name", 35, warnings)]
-    lines += [_x(line, f"{tag} address", 35, warnings) for line in (agent.address.lines if agent.address else [])]
+    lines = [x_text(agent.name or "", f"{tag} name", 35, warnings)]
+    lines += [x_text(line, f"{tag} address", 35, warnings) for line in (agent.address.lines if agent.address else [])]
     return PartyField(option="D", lines=lines[:4])
 
 
@@ -117,9 +123,9 @@ def credit_transfer_to_mt103(
         beneficiary=_party_field(ct.creditor, "59", warnings),
         remittance_information=_chunks("".join(ct.remittance_information), 35, 4, "RmtInf", warnings),
         details_of_charges=CHARGES_TO_MT[ct.charge_bearer],
-        sender_to_receiver_information=[_x(t, "InstrForNxtAgt", 35, warnings) for t in ct.instructions_for_next_agent][
-            :6
-        ],
+        sender_to_receiver_information=[
+            x_text(t, "InstrForNxtAgt", 35, warnings) for t in ct.instructions_for_next_agent
+        ][:6],
     )
     return mt, warnings
 
@@ -153,9 +159,9 @@ def fi_transfer_to_mt202(
         intermediary=_bic_field(ft.intermediary_agent),
         account_with_institution=_bic_field(ft.creditor_agent),
         beneficiary_institution=PartyField(option="A", identifier=_identifier(ft.creditor_account), bic=ft.creditor),
-        sender_to_receiver_information=[_x(t, "InstrForNxtAgt", 35, warnings) for t in ft.instructions_for_next_agent][
-            :6
-        ],
+        sender_to_receiver_information=[
+            x_text(t, "InstrForNxtAgt", 35, warnings) for t in ft.instructions_for_next_agent
+        ][:6],
         underlying=underlying,
     )
     return mt, warnings
