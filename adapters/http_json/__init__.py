@@ -92,7 +92,7 @@ class HttpJsonAdapter:
             self._client = httpx.AsyncClient(
                 timeout=self.timeout,
                 trust_env=False,
-                limits=httpx.Limits(max_connections=64),
+                limits=httpx.Limits(max_connections=16),  # httpcore scans every pooled connection per request
                 verify=self.ctx.tls or True,
             )
 
