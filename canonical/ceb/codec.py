@@ -23,7 +23,7 @@ from canonical.ceb.xmlmap import NS
 from canonical.codecs import Decoded
 from canonical.customs import DECLARATIONS, CebMessage, CustomsReceipt, ImportOrderMessage, ReturnEntry
 from canonical.errors import RejectedInput, Violation
-from security.xml import UnsafeXml, parse_xml
+from canonical.xml import UnsafeXml, parse_xml
 
 _ROOT = re.compile(r"^CEB(\d{3})Message$")
 _RET = ("return_status", "return_time", "return_info")

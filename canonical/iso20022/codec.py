@@ -19,7 +19,7 @@ from canonical.iso20022.header import HEAD_DEFINITION, HEAD_NS, BusinessHeader, 
 from canonical.iso20022.rules import document_violations, header_violations
 from canonical.iso20022.schemas import xsd_violations
 from canonical.iso20022.tree import ENVELOPE_NS, ISO_NS, Reader, Writer, local_name
-from security.xml import UnsafeXml, parse_xml
+from canonical.xml import UnsafeXml, parse_xml
 
 Clock = Callable[[], datetime]
 

@@ -24,7 +24,7 @@ from canonical.codecs import Decoded, DocumentCodec, detect
 from canonical.envelope import Envelope, parse_envelope
 from canonical.errors import RejectedInput
 from canonical.jsonwire import load_json
-from security.xml import MAX_DEPTH, UnsafeXml, parse_xml
+from canonical.xml import MAX_DEPTH, UnsafeXml, parse_xml
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "data"
