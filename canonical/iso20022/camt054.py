@@ -63,9 +63,10 @@ def write(an: AccountNotification, now: datetime) -> Writer:
     entry.money("Amt", an.amount)
     entry.add("CdtDbtInd", an.credit_debit.value)
     entry.add("Sts/Cd", an.entry_status)
+    code = entry.add("BkTxCd")  # mandatory in the XSD, even when the bank gives no code
     if an.bank_transaction_code:
         domain, family, sub = an.bank_transaction_code
-        dom = entry.add("BkTxCd/Domn")
+        dom = code.add("Domn")
         dom.add("Cd", domain)
         fam = dom.add("Fmly")
         fam.add("Cd", family)

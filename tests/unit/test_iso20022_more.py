@@ -405,3 +405,32 @@ def test_statement_in_a_wrong_namespace_is_refused() -> None:
     with pytest.raises(RejectedInput) as exc:
         parse(xml.replace(b"tech:xsd:camt.053.001.08", b"tech:xsd:camt.053.001.02"))
     assert rules_of(exc)["wrong_namespace"] == "/Document"
+
+
+def test_a_camt054_without_a_bank_transaction_code_still_validates() -> None:
+    """The XSD makes BkTxCd mandatory even when the bank gives no code: render an empty one."""
+    from canonical.iso20022.codec import Iso20022Message, parse, render
+    from canonical.iso20022.header import BusinessHeader
+    from canonical.payments import AccountNotification
+
+    notification = AccountNotification.model_validate(
+        {
+            "message_id": "NTF-1",
+            "created_at": CREATED.isoformat(),
+            "notification_id": "NTF-1-1",
+            "account": {"iban": "DE89370400440532013000"},
+            "amount": {"currency": "EUR", "amount": "125.00"},
+            "credit_debit": "CRDT",
+            "entry_status": "BOOK",
+            "uetr": "8a562c67-ca16-48ba-b074-65581be6f011",
+        }
+    )
+    header = BusinessHeader(
+        from_bic="COBADEFFXXX",
+        to_bic="NWBKGB2LXXX",
+        business_message_id="NTF-1",
+        message_definition="camt.054.001.08",
+        created_at=CREATED,
+    )
+    rendered = render(Iso20022Message(header, notification))
+    assert b"<BkTxCd/>" in rendered and parse(rendered).payload == notification
