@@ -14,7 +14,7 @@ from canonical.swift_mt.fields import (
     check_uetr,
     field_violations,
 )
-from canonical.swift_mt.layout import MtMessage, MtSequence, Slot, parse_layout, party, render_layout
+from canonical.swift_mt.layout import MtMessage, MtSequence, Slot, parse_layout, party, render_layout, sequence
 
 __all__ = [
     "Mt103",
@@ -33,7 +33,6 @@ __all__ = [
 
 
 _Mt = MtMessage
-_party = party
 
 
 class Mt103(_Mt):
@@ -48,15 +47,15 @@ class Mt103(_Mt):
         Slot("32A", "settlement", "date_amount", mandatory=True),
         Slot("33B", "instructed_amount", "amount"),
         Slot("36", "exchange_rate"),
-        _party("50", "ordering_customer", "A,F,K", mandatory=True),
-        _party("51", "sending_institution", "A"),
-        _party("52", "ordering_institution", "A,D"),
-        _party("53", "senders_correspondent", "A,B,D"),
-        _party("54", "receivers_correspondent", "A,B,D"),
-        _party("55", "third_reimbursement_institution", "A,B,D"),
-        _party("56", "intermediary", "A,C,D"),
-        _party("57", "account_with_institution", "A,B,C,D"),
-        _party("59", "beneficiary", ",A,F", mandatory=True),
+        party("50", "ordering_customer", "A,F,K", mandatory=True),
+        party("51", "sending_institution", "A"),
+        party("52", "ordering_institution", "A,D"),
+        party("53", "senders_correspondent", "A,B,D"),
+        party("54", "receivers_correspondent", "A,B,D"),
+        party("55", "third_reimbursement_institution", "A,B,D"),
+        party("56", "intermediary", "A,C,D"),
+        party("57", "account_with_institution", "A,B,C,D"),
+        party("59", "beneficiary", ",A,F", mandatory=True),
         Slot("70", "remittance_information", "lines"),
         Slot("71A", "details_of_charges", mandatory=True),
         Slot("71F", "senders_charges", "amount", repeat=True),
@@ -97,11 +96,11 @@ class Mt202Underlying(MtSequence):
 
     SEQUENCE: ClassVar[str] = "B"
     LAYOUT: ClassVar[list[Slot]] = [
-        _party("50", "ordering_customer", "A,F,K", mandatory=True),
-        _party("52", "ordering_institution", "A,D"),
-        _party("56", "intermediary", "A,C,D"),
-        _party("57", "account_with_institution", "A,B,C,D"),
-        _party("59", "beneficiary", ",A,F", mandatory=True),
+        party("50", "ordering_customer", "A,F,K", mandatory=True),
+        party("52", "ordering_institution", "A,D"),
+        party("56", "intermediary", "A,C,D"),
+        party("57", "account_with_institution", "A,B,C,D"),
+        party("59", "beneficiary", ",A,F", mandatory=True),
         Slot("70", "remittance_information", "lines"),
         Slot("72", "sender_to_receiver_information", "lines"),
         Slot("33B", "instructed_amount", "amount"),
@@ -125,13 +124,14 @@ class Mt202(_Mt):
         Slot("21", "related_reference", mandatory=True),
         Slot("13C", "time_indications", repeat=True),
         Slot("32A", "settlement", "date_amount", mandatory=True),
-        _party("52", "ordering_institution", "A,D"),
-        _party("53", "senders_correspondent", "A,B,D"),
-        _party("54", "receivers_correspondent", "A,B,D"),
-        _party("56", "intermediary", "A,D"),
-        _party("57", "account_with_institution", "A,B,D"),
-        _party("58", "beneficiary_institution", "A,D", mandatory=True),
+        party("52", "ordering_institution", "A,D"),
+        party("53", "senders_correspondent", "A,B,D"),
+        party("54", "receivers_correspondent", "A,B,D"),
+        party("56", "intermediary", "A,D"),
+        party("57", "account_with_institution", "A,B,D"),
+        party("58", "beneficiary_institution", "A,D", mandatory=True),
         Slot("72", "sender_to_receiver_information", "lines"),
+        sequence(Mt202Underlying, "underlying"),
     ]
 
     sender_reference: str
@@ -169,24 +169,13 @@ def header_violations(header: MtHeader) -> list[Violation]:
 
 def typed(fin: FinMessage) -> TypedMt:
     """The typed MT103 / MT202(COV) view of a parsed FIN message; RejectedInput naming tag and rule."""
-    violations = header_violations(fin.header)
-    result: TypedMt
-    if fin.message_type == "103":
-        values, found = parse_layout(fin.fields, Mt103.LAYOUT)
-        raise_violations(violations + found)
-        result = Mt103.model_validate({"header": fin.header, **values})
-    elif fin.message_type == "202":
-        split = next((i for i, (tag, _) in enumerate(fin.fields) if tag.startswith("50")), len(fin.fields))
-        values, found = parse_layout(fin.fields[:split], Mt202.LAYOUT)
-        if split < len(fin.fields):
-            cover, found_b = parse_layout(fin.fields[split:], Mt202Underlying.LAYOUT)
-            found += found_b
-            values["underlying"] = cover
-        raise_violations(violations + found)
-        result = Mt202.model_validate({"header": fin.header, **values})
-    else:
+    models: dict[str, type[Mt103] | type[Mt202]] = {"103": Mt103, "202": Mt202}
+    model = models.get(fin.message_type)
+    if model is None:
         raise RejectedInput("unsupported MT", [Violation("2", "unsupported_message_type", f"MT{fin.message_type}")])
-    return result
+    values, found = parse_layout(fin.fields, model.LAYOUT)
+    raise_violations(header_violations(fin.header) + found)
+    return model.model_validate({"header": fin.header, **values})
 
 
 def parse(text: str) -> TypedMt:
@@ -196,8 +185,6 @@ def parse(text: str) -> TypedMt:
 def to_fin(message: MtMessage) -> FinMessage:
     """The FIN message of any typed MT; RejectedInput if a field or a cross-field rule is broken."""
     fields = render_layout(message, message.LAYOUT)
-    if isinstance(message, Mt202) and message.underlying is not None:
-        fields += render_layout(message.underlying, Mt202Underlying.LAYOUT)
     found = [v for tag, value in fields for v in field_violations(tag, value)]
     raise_violations(header_violations(message.header) + found + message.rule_violations())
     h = message.header
