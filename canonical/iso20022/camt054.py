@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from canonical.iso20022.parties import read_account, write_account
+from canonical.iso20022.statements import read_bank_transaction_code, write_bank_transaction_code
 from canonical.iso20022.tree import Reader, Writer, iso_datetime
 from canonical.payments import AccountNotification
 
@@ -21,11 +22,6 @@ def read(doc: Reader) -> AccountNotification:
         msg.need("Ntfctn/Ntry")
     assert ntf is not None and entry is not None
     tx = entry.find("NtryDtls/TxDtls")
-    domain, family, sub = (
-        entry.text("BkTxCd/Domn/Cd"),
-        entry.text("BkTxCd/Domn/Fmly/Cd"),
-        entry.text("BkTxCd/Domn/Fmly/SubFmlyCd"),
-    )
     return AccountNotification.model_validate(
         dict(
             message_id=msg.need("GrpHdr/MsgId"),
@@ -37,7 +33,7 @@ def read(doc: Reader) -> AccountNotification:
             amount=entry.money("Amt"),
             credit_debit=entry.need("CdtDbtInd"),
             entry_status=entry.need("Sts/Cd"),
-            bank_transaction_code=(domain, family, sub) if domain and family and sub else None,
+            bank_transaction_code=read_bank_transaction_code(entry),
             instruction_id=tx.text("Refs/InstrId") if tx else None,
             end_to_end_id=tx.text("Refs/EndToEndId") if tx else None,
             uetr=tx.text("Refs/UETR") if tx else None,
@@ -63,14 +59,7 @@ def write(an: AccountNotification, now: datetime) -> Writer:
     entry.money("Amt", an.amount)
     entry.add("CdtDbtInd", an.credit_debit.value)
     entry.add("Sts/Cd", an.entry_status)
-    code = entry.add("BkTxCd")  # mandatory in the XSD, even when the bank gives no code
-    if an.bank_transaction_code:
-        domain, family, sub = an.bank_transaction_code
-        dom = code.add("Domn")
-        dom.add("Cd", domain)
-        fam = dom.add("Fmly")
-        fam.add("Cd", family)
-        fam.add("SubFmlyCd", sub)
+    write_bank_transaction_code(entry, an.bank_transaction_code)
     if an.instruction_id or an.end_to_end_id or an.uetr or an.settlement_date:
         tx = entry.add("NtryDtls/TxDtls")
         refs = tx.add("Refs")

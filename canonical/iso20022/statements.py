@@ -34,13 +34,30 @@ def _read_balance(b: Reader) -> Balance:
     )
 
 
+def read_bank_transaction_code(entry: Reader) -> tuple[str, str, str] | None:
+    """An entry's BkTxCd domain, family and sub-family codes (None unless all three are there)."""
+    domain, family, sub = (
+        entry.text("BkTxCd/Domn/Cd"),
+        entry.text("BkTxCd/Domn/Fmly/Cd"),
+        entry.text("BkTxCd/Domn/Fmly/SubFmlyCd"),
+    )
+    return (domain, family, sub) if domain and family and sub else None
+
+
+def write_bank_transaction_code(entry: Writer, code: tuple[str, str, str] | None) -> None:
+    """BkTxCd is mandatory in the XSD even when the bank gives no code: then it is written empty."""
+    element = entry.add("BkTxCd")
+    if code:
+        domain, family, sub = code
+        dom = element.add("Domn")
+        dom.add("Cd", domain)
+        fam = dom.add("Fmly")
+        fam.add("Cd", family)
+        fam.add("SubFmlyCd", sub)
+
+
 def _read_entry(e: Reader) -> StatementEntry:
     tx = e.find("NtryDtls/TxDtls")
-    domain, family, sub = (
-        e.text("BkTxCd/Domn/Cd"),
-        e.text("BkTxCd/Domn/Fmly/Cd"),
-        e.text("BkTxCd/Domn/Fmly/SubFmlyCd"),
-    )
     return StatementEntry.model_validate(
         dict(
             entry_reference=e.text("NtryRef"),
@@ -50,7 +67,7 @@ def _read_entry(e: Reader) -> StatementEntry:
             booking_date=_date(e, "BookgDt"),
             value_date=_date(e, "ValDt"),
             account_servicer_reference=e.text("AcctSvcrRef"),
-            bank_transaction_code=(domain, family, sub) if domain and family and sub else None,
+            bank_transaction_code=read_bank_transaction_code(e),
             instruction_id=tx.text("Refs/InstrId") if tx else None,
             end_to_end_id=tx.text("Refs/EndToEndId") if tx else None,
             uetr=tx.text("Refs/UETR") if tx else None,
@@ -90,14 +107,7 @@ def _write_entry(rpt: Writer, entry: StatementEntry) -> None:
     e.opt("BookgDt/Dt", entry.booking_date.isoformat() if entry.booking_date else None)
     e.opt("ValDt/Dt", entry.value_date.isoformat() if entry.value_date else None)
     e.opt("AcctSvcrRef", entry.account_servicer_reference)
-    code = e.add("BkTxCd")  # mandatory in the XSD, even when the bank gives no code
-    if entry.bank_transaction_code:
-        domain, family, sub = entry.bank_transaction_code
-        dom = code.add("Domn")
-        dom.add("Cd", domain)
-        fam = dom.add("Fmly")
-        fam.add("Cd", family)
-        fam.add("SubFmlyCd", sub)
+    write_bank_transaction_code(e, entry.bank_transaction_code)
     if entry.instruction_id or entry.end_to_end_id or entry.uetr or entry.transaction_id:
         refs = e.add("NtryDtls/TxDtls/Refs")
         refs.opt("InstrId", entry.instruction_id)
