@@ -210,6 +210,7 @@ class RecordedKeyStore(ABC):
         self._overlap = timedelta(days=self.settings.overlap_days)
         self._entries: dict[str, StoredKey] = {}
         self._stamp: tuple[int, int, int] | None = None
+        self._publics: dict[str, HubKey] = {}  # by kid: a kid's public key never changes
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(path={str(self.path)!r})"
@@ -240,6 +241,13 @@ class RecordedKeyStore(ABC):
 
     @abstractmethod
     def _public(self, entry: StoredKey) -> HubKey: ...
+
+    def _public_key(self, entry: StoredKey) -> HubKey:
+        # Signature and token checks ask for public keys on every request: derive each once.
+        kid = entry.record.kid
+        if kid not in self._publics:
+            self._publics[kid] = self._public(entry)
+        return self._publics[kid]
 
     @abstractmethod
     def _decrypt(self, entry: StoredKey, token: str) -> bytes: ...
@@ -447,14 +455,14 @@ class RecordedKeyStore(ABC):
 
     def verifying_keys(self, owner: str, purpose: Purpose | str) -> list[HubKey]:
         """Public keys of (owner, purpose) that still verify, across suites, newest first."""
-        return [self._public(e) for e in self._valid(_owner(owner), _purpose(purpose))]
+        return [self._public_key(e) for e in self._valid(_owner(owner), _purpose(purpose))]
 
     def public_jwks(self, owner: str = HUB) -> list[dict[str, Any]]:
         """Public JWKs (with kid, alg, use) of `owner`'s keys still within validity, newest first;
         the content of /.well-known/jwks.json. Never a private member."""
         out = []
         for e in self._valid(_owner(owner)):
-            jwk = {k: v for k, v in self._public(e).public_jwk().items() if k != "d"}
+            jwk = {k: v for k, v in self._public_key(e).public_jwk().items() if k != "d"}
             out.append({**jwk, "alg": e.record.alg, "use": e.record.use})
         return out
 
@@ -462,7 +470,7 @@ class RecordedKeyStore(ABC):
         """The public key of any kid ever recorded, valid or not (to check archived signatures such as
         journal checkpoints); None if unknown. Usable as a verify_detached / verify_compact resolver."""
         entry = self._entries.get(kid)
-        return self._public(entry) if entry is not None else None
+        return self._public_key(entry) if entry is not None else None
 
     def expiring(self, within: timedelta | None = None, now: datetime | None = None) -> list[KeyRecord]:
         """Current keys (newest, not retired) of each (owner, purpose, suite) whose expiry is within

@@ -174,7 +174,6 @@ class Pkcs11KeyStore(RecordedKeyStore):
         self.token_label = token_label
         self._shared: _TokenSession | None = _attach(module, token_label, pin, self.settings.pkcs11_pin_env)
         self._session, self._lock, mechanisms = self._shared.session, self._shared.lock, self._shared.mechanisms
-        self._publics: dict[str, HubKey] = {}
         self._privates: dict[str, Any] = {}  # SignMixin / DeriveMixin token objects
         try:
             needed = {Mechanism.EC_KEY_PAIR_GEN, Mechanism.ECDSA, Mechanism.ECDH1_DERIVE}
@@ -257,18 +256,15 @@ class Pkcs11KeyStore(RecordedKeyStore):
             ) from None
 
     def _public(self, entry: StoredKey) -> HubKey:
-        kid = entry.record.kid
-        if kid not in self._publics:
-            with self._lock:
-                point = bytes(
-                    OctetString.load(self._object(entry.record, ObjectClass.PUBLIC_KEY)[Attribute.EC_POINT]).native
-                )
-            if entry.record.kind == "Ed25519":
-                jwk = {"kty": "OKP", "crv": "Ed25519", "x": b64e(point)}
-            else:
-                jwk = {"kty": "EC", "crv": "P-256", "x": b64e(point[1:33]), "y": b64e(point[33:])}
-            self._publics[kid] = jose.import_jwk({**jwk, "kid": kid})
-        return self._publics[kid]
+        with self._lock:
+            point = bytes(
+                OctetString.load(self._object(entry.record, ObjectClass.PUBLIC_KEY)[Attribute.EC_POINT]).native
+            )
+        if entry.record.kind == "Ed25519":
+            jwk = {"kty": "OKP", "crv": "Ed25519", "x": b64e(point)}
+        else:
+            jwk = {"kty": "EC", "crv": "P-256", "x": b64e(point[1:33]), "y": b64e(point[33:])}
+        return jose.import_jwk({**jwk, "kid": entry.record.kid})
 
     def _private(self, entry: StoredKey) -> Any:
         kid = entry.record.kid
@@ -278,7 +274,9 @@ class Pkcs11KeyStore(RecordedKeyStore):
         return self._privates[kid]
 
     def _signer(self, entry: StoredKey) -> Signer:
-        return _TokenSigner(entry.record.kid, entry.record.alg, self._private(entry), self._public(entry), self._lock)
+        return _TokenSigner(
+            entry.record.kid, entry.record.alg, self._private(entry), self._public_key(entry), self._lock
+        )
 
     def _decrypt(self, entry: StoredKey, token: str) -> bytes:
         try:
