@@ -17,7 +17,7 @@ from canonical.envelope import Envelope
 from canonical.errors import Violation
 from canonical.money import amounts_in
 from canonical.registry import json_schemas
-from gateway.admin import OperatorAuth, admin_router
+from gateway.admin import OperatorAuth, admin_router, bearer
 from gateway.ingress import accept, envelope_from, read_body
 from gateway.problems import Problem
 from gateway.services import Services
@@ -28,12 +28,6 @@ from security.rbac import Permission
 from security.signatures import HEADER as SIGNATURE_HEADER
 from security.signatures import SignatureRefused, verify_request
 from security.tokens import API_AUDIENCE, TokenRefused, looks_like_jwt
-
-
-def _bearer(authorization: str | None) -> str | None:
-    if authorization and authorization.lower().startswith("bearer "):
-        return authorization[7:].strip()
-    return None
 
 
 def _basic(authorization: str | None) -> tuple[str, str] | None:
@@ -98,7 +92,7 @@ def create_app(services: Services) -> FastAPI:
         x_api_key: Annotated[str | None, Header()] = None,
         authorization: Annotated[str | None, Header()] = None,
     ) -> Institution:
-        credential = x_api_key or _bearer(authorization)
+        credential = x_api_key or bearer(authorization)
         if credential and services.tokens is not None and looks_like_jwt(credential):
             try:
                 claims = services.tokens.verify(credential, API_AUDIENCE)
@@ -189,6 +183,8 @@ def create_app(services: Services) -> FastAPI:
         """Amount limits intercept a message (with a critical alert); a burst only raises an alert."""
         if inst.burst_per_minute is not None and bursts.hit(inst.id, inst.burst_per_minute):
             await alert("warning", "burst", institution=inst.id, per_minute=inst.burst_per_minute)
+        if not inst.amount_limits:
+            return  # most institutions have none: don't walk the payload for amounts
         over = [
             (path, money)
             for path, money in amounts_in(env.payload)
@@ -287,7 +283,7 @@ def create_app(services: Services) -> FastAPI:
         x_api_key: Annotated[str | None, Header()] = None,
         authorization: Annotated[str | None, Header()] = None,
     ) -> dict[str, Any]:
-        op = None if x_api_key else await operators.principal(_bearer(authorization))
+        op = None if x_api_key else await operators.principal(bearer(authorization))
         caller = (
             None
             if op is not None and op.can(Permission.MESSAGES_READ)
