@@ -292,13 +292,13 @@ class Hub:
         revision = await self.route_table.set(changed, self.route_table.latest)
         detail = {"diff": gray.diff(before, changed), "rolled_back": candidate, "reason": reason, "figures": figures}
         await self.store.audit("canary", "routes.changed", str(revision), detail)
-        event = {"level": "critical", "kind": "canary_rollback", "route": route, "version": candidate, "reason": reason}
-        await self.js.publish("hub.evt.alert.critical", json.dumps({**event, "figures": figures}, default=str).encode())
+        await bus.publish_alert(
+            self.js, "critical", "canary_rollback", route=route, version=candidate, reason=reason, figures=figures
+        )
         log.warning("canary: %s rolled back on route %s: %s", candidate, route, reason)
 
     async def _invalid_routes(self, revision: int, error: str) -> None:
-        event = {"level": "critical", "kind": "config_invalid", "key": "routes", "revision": revision, "error": error}
-        await self.js.publish("hub.evt.alert.critical", json.dumps(event).encode())
+        await bus.publish_alert(self.js, "critical", "config_invalid", key="routes", revision=revision, error=error)
         await self.store.audit("hub", "routes.invalid", str(revision), {"error": error[:2000]})
 
     def _open_keys(self) -> None:

@@ -2,10 +2,8 @@
 
 import base64
 import hmac
-import json
 import math
 import time
-from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, unquote_plus
 
@@ -22,6 +20,7 @@ from gateway.ingress import accept, envelope_from, read_body
 from gateway.problems import Problem
 from gateway.services import Services
 from gateway.tls import peer_institution
+from routes.bus import publish_alert
 from security.access import BurstDetector, RateLimiter, allowed, client_address
 from security.institutions import Institution, NotAuthenticated
 from security.rbac import Permission
@@ -176,8 +175,7 @@ def create_app(services: Services) -> FastAPI:
         await alert("warning", "rate_limit", institution=institution_id, address=address)
 
     async def alert(level: str, kind: str, **fields: Any) -> None:
-        event = {"level": level, "kind": kind, **fields, "at": datetime.now(UTC).isoformat()}
-        await services.js.publish(f"hub.evt.alert.{level}", json.dumps(event, default=str).encode())
+        await publish_alert(services.js, level, kind, **fields)
 
     async def check_limits(inst: Institution, env: Envelope) -> None:
         """Amount limits intercept a message (with a critical alert); a burst only raises an alert."""

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import nats
 from nats.aio.client import Client as NatsClient
@@ -149,3 +152,9 @@ async def config_bucket(js: JetStreamContext, replicas: int = 1) -> KeyValue:
         return await js.key_value(CONFIG_BUCKET)
     except (NotFoundError, nats.js.errors.BucketNotFoundError):
         return await js.create_key_value(bucket=CONFIG_BUCKET, history=16, replicas=replicas)
+
+
+async def publish_alert(js: JetStreamContext, level: str, kind: str, **fields: Any) -> None:
+    """An alert event on hub.evt.alert.<level>: what monitoring and the console listen to."""
+    event = {"level": level, "kind": kind, **fields, "at": datetime.now(UTC).isoformat()}
+    await js.publish(f"hub.evt.alert.{level}", json.dumps(event, default=str).encode())

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -14,6 +13,7 @@ from typing import Any
 
 from nats.js import JetStreamContext
 
+from routes.bus import publish_alert
 from routes.lease import LeaderLease
 from security import jose
 from security.keystore import HUB, KeyStore, Purpose, Suite
@@ -79,8 +79,7 @@ class SecurityJobs:
         if self._alerted.get(item) == today:
             return  # once a day per key or certificate
         self._alerted[item] = today
-        event = {"level": "warning", "kind": kind, **fields, "at": datetime.now(UTC).isoformat()}
-        await self.js.publish("hub.evt.alert.warning", json.dumps(event, default=str).encode())
+        await publish_alert(self.js, "warning", kind, **fields)
         log.warning("%s: %s", kind, fields)
 
     async def stop(self) -> None:
