@@ -103,5 +103,10 @@ async def test_unreadable_message_on_hub_out_is_termed_and_audited(
         await asyncio.sleep(0.1)
         audit = [a for a in await store.audit_log() if a["action"] == "deliver.unreadable"]
     assert audit and audit[0]["target"] == "hub.out.faulty.v1"
+    # The audit is written before the term, and the server applies the term asynchronously.
     info = await js.consumer_info("HUB_OUT", "deliver-faulty-v1")
+    while info.num_ack_pending and time.monotonic() < deadline + 5:
+        await asyncio.sleep(0.05)
+        info = await js.consumer_info("HUB_OUT", "deliver-faulty-v1")
     assert info.num_ack_pending == 0 and info.num_pending == 0  # termed, not waiting for redelivery
+    assert info.num_redelivered == 0
