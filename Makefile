@@ -31,7 +31,7 @@ test: install softhsm
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy hub.py cli.py canonical adapters routes security store gateway sandbox
+	$(BIN)/mypy hub.py cli.py canonical adapters routes security store gateway sandbox desk
 
 bench: install
 	$(BIN)/hub bench --seconds 10

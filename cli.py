@@ -17,6 +17,10 @@ import httpx
 import typer
 import yaml
 
+from canonical.errors import RejectedInput, Violation
+from canonical.swift_mt import mt_to_mx, mx_to_mt
+from canonical.validation import one_fin_message, validate
+from desk.reconcile import summary_lines
 from hub import StartupError, serve
 from routes.config import RoutingConfig
 from routes.settings import HubSettings, HubTuning
@@ -60,6 +64,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(approvals_app, name="approvals")
 routes_app = typer.Typer(help="Routes: live configuration and gray release.", no_args_is_help=True)
 app.add_typer(routes_app, name="routes")
+translate_app = typer.Typer(help="Translate SWIFT MT <-> ISO 20022 (no running hub needed).", no_args_is_help=True)
+app.add_typer(translate_app, name="translate")
 FINAL_STATUSES = {"completed": 0, "rejected": 1, "dead_lettered": 1}
 
 
@@ -191,6 +197,34 @@ def status(message_id: str, as_json: Annotated[bool, typer.Option("--json")] = F
     """Status history of one message."""
     with _admin() as client:
         _print(_check(client.get(f"/v1/messages/{message_id}")), as_json)
+
+
+@app.command("reconcile")
+def reconcile_statement(
+    file: Annotated[str, typer.Argument(help="camt.053 / camt.052 / camt.054 XML or MT940 / MT950 file, or -")],
+    channel: Annotated[str | None, typer.Option(help="the channel the statement is of, e.g. cips")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Reconcile a bank statement against the journal: exit 0 when every entry matched and nothing
+    is missing, 1 when anything is unmatched, mismatched or missing."""
+    if file != "-" and not Path(file).is_file():
+        raise _fail(f"no such file: {file}")
+    body = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    fin = body.lstrip()[:2] == b"{1"
+    with _admin() as client:
+        answer = client.post(
+            "/admin/reconciliation",
+            content=body,
+            params={"channel": channel} if channel else None,
+            headers={"content-type": "text/plain" if fin else "application/xml"},
+        )
+        report = _check(answer)
+    if as_json:
+        _print(report, True)
+    else:
+        for line in summary_lines(report):
+            typer.echo(line)
+    raise typer.Exit(0 if report["balanced"] else 1)
 
 
 @sandbox_app.command("received")
@@ -599,6 +633,60 @@ def nats_authorization(
         fh.write(block)
     where = "the hub's nkey seed" if hub_nkey else f"user hub, password in {home / HUB_CREDENTIALS}"
     typer.echo(f"wrote {out}: hub ({where}) + {len(services)} service(s); include it on every node", err=True)
+
+
+def _document(file: str) -> bytes:
+    """The bytes of FILE, or of stdin for `-`."""
+    if file == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(file).read_bytes()
+    except OSError as exc:
+        raise _fail(f"{file}: cannot read ({exc.strerror})") from None
+
+
+def _refused(violations: list[Violation]) -> typer.Exit:
+    """One `location: rule: detail` line per broken rule on stderr, and exit 1."""
+    for v in violations:
+        typer.echo(f"{v.loc}: {v.rule}" + (f": {v.detail}" if v.detail else ""), err=True)
+    return typer.Exit(1)
+
+
+def _translated(text: str, warnings: list[str]) -> None:
+    for warning in warnings:  # what the target format cannot carry: on stderr, one per line
+        typer.echo(warning, err=True)
+    typer.echo(text, nl=not text.endswith("\n"))
+
+
+@translate_app.command("mt2mx")
+def translate_mt2mx(file: Annotated[str, typer.Argument(help="FIN message file, or - for stdin")]) -> None:
+    """Print the ISO 20022 translation of one MT (a SWIFT Envelope holding AppHdr and Document)."""
+    try:
+        xml, warnings = mt_to_mx(one_fin_message(_document(file)))
+    except RejectedInput as exc:
+        raise _refused(exc.violations) from None
+    _translated(xml.decode(), warnings)
+
+
+@translate_app.command("mx2mt")
+def translate_mx2mt(
+    file: Annotated[str, typer.Argument(help="ISO 20022 message file (AppHdr + Document), or - for stdin")],
+    mt: Annotated[str | None, typer.Option("--mt", help="the MT to produce where there is a choice: 205")] = None,
+) -> None:
+    """Print the MT (FIN text) translation of one ISO 20022 message."""
+    try:
+        _translated(*mx_to_mt(_document(file), mt))
+    except RejectedInput as exc:
+        raise _refused(exc.violations) from None
+
+
+@app.command("validate")
+def validate_document(file: Annotated[str, typer.Argument(help="MT, ISO 20022 or CEB file, or - for stdin")]) -> None:
+    """Check a message against its format (FIN rules, XSD and CBPR+ rules, CEB XSD); exit 0 valid, 1 not."""
+    found = validate(_document(file))
+    if not found.valid:
+        raise _refused(found.violations)
+    typer.echo("valid")
 
 
 def main() -> None:

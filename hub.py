@@ -20,7 +20,9 @@ import uvicorn
 
 import adapters  # noqa: F401 - registers the adapter kinds
 import canonical
-from adapters.base import AdapterContext, Protect, build
+from adapters.base import AdapterContext, PaymentChannel, Protect, build
+from desk.ageing import PaymentAgeing
+from desk.calendar import ChannelPolicy, utc_now
 from gateway.app import create_app
 from gateway.services import Services
 from gateway.tls import uvicorn_options
@@ -44,6 +46,7 @@ from routes.pipeline import Lane, Pipeline
 from routes.retry import CircuitBreaker
 from routes.security_jobs import SecurityJobs
 from routes.settings import HubSettings, HubTuning
+from security import jose
 from security.fieldcrypt import FieldSealer
 from security.file_keys import load_kek
 from security.institutions import Institutions
@@ -66,6 +69,7 @@ from security.nats_users import (
 )
 from security.origin import IngressSeal
 from security.outbound import (
+    CALLBACK_FILE,
     HUB_JWKS_FILE,
     PARTNER_JWKS_FILE,
     ProtectionConfigError,
@@ -198,6 +202,7 @@ class Hub:
             lanes,
             self.seal,
             lambda source, message_type: source in services and services[source].may_publish(message_type),
+            hold_recheck_s=self.tuning.payments.hold_recheck_s,
         )
         self.route_table = RouteTable(
             kv, lambda value: validate_routes(value, self.routing.adapters), self._apply_routes, self._invalid_routes
@@ -240,6 +245,15 @@ class Hub:
             self.routing.canary,
         )
         self.canary.start()
+        self.ageing = PaymentAgeing(
+            self.js,
+            self.store,
+            self._payment_channels,
+            await LeaderLease.open(self.js, "payment-ageing"),
+            self.tuning.payments.ageing_interval_s,
+            utc_now,
+        )
+        self.ageing.start()
         self.services = Services(
             self.store,
             self.nc,
@@ -260,6 +274,7 @@ class Hub:
             checkpoint=self.security_jobs.run_once,
             seal=self.seal,
             routes=self.route_table,
+            partner_keys=self._partner_keys,
         )
         self.server = _Server(
             uvicorn.Config(
@@ -279,7 +294,40 @@ class Hub:
                 raise StartupError(f"the gateway could not listen on {s.http_host}:{s.http_port} (HUB_HTTP_PORT)")
             await asyncio.sleep(0.02)
         self.services.started = True
+        self._publish_callback_urls()
         self._write_run_file(nats_url)
+
+    def _payment_channels(self) -> dict[tuple[str, str], tuple[PaymentChannel, ChannelPolicy]]:
+        """The running payment channels with their hours and calendars (for the ageing job)."""
+        return {
+            key: (lane.adapter, lane.config.channel)
+            for key, lane in self.pipeline.lanes.items()
+            if isinstance(lane.adapter, PaymentChannel) and lane.config.channel is not None
+        }
+
+    def _partner_keys(self, adapter: str) -> list[jose.HubKey]:
+        """The keys `adapter`'s partner signs callbacks with: configured, or those its sandbox publishes."""
+        cfg = self.routing.adapters.get(adapter)
+        if cfg is None:
+            return []
+        jwks = list(cfg.partner_jwks)
+        for version in cfg.versions.values():
+            url = str(version.url)
+            if url.startswith(SANDBOX_PREFIX):
+                jwks += self.sandbox_jwks.get(url.removeprefix(SANDBOX_PREFIX), {}).get("keys", [])
+        return [jose.import_jwk(k) for k in jwks if k.get("use") != "enc" and k.get("crv") != "X25519"]
+
+    def _publish_callback_urls(self) -> None:
+        """Where each sandbox network pushes its answers: the callback URL of the adapter calling it."""
+        host = "127.0.0.1" if self.settings.http_host in ("0.0.0.0", "::") else self.settings.http_host
+        base = _url(self.settings.model_copy(update={"http_host": host}), self.tls is not None)
+        cafile = str(self.dev_pki.ca) if self.dev_pki is not None else None
+        for name, cfg in self.routing.adapters.items():
+            for version in cfg.versions.values():
+                sandbox = str(version.url).removeprefix(SANDBOX_PREFIX)
+                if str(version.url).startswith(SANDBOX_PREFIX) and sandbox in self._sandbox_names:
+                    target = {"url": f"{base}/v1/callbacks/{name}", "cafile": cafile}
+                    write_json(self.home / "sandbox" / sandbox / CALLBACK_FILE, target)
 
     def _apply_routes(self, routes: list[Route]) -> None:
         self.pipeline.routing = self.pipeline.routing.model_copy(update={"routes": routes})
@@ -520,6 +568,8 @@ class Hub:
                 await self.nc.drain()
         if hasattr(self, "security_jobs"):
             await self.security_jobs.stop()
+        if hasattr(self, "ageing"):
+            await self.ageing.stop()
         if hasattr(self, "canary"):
             await self.canary.stop()
             await self.canary_lease.release()

@@ -1,13 +1,19 @@
 """Adapters to external systems; importing this package registers every adapter kind."""
 
+from adapters import cips as cips
 from adapters import http_json as http_json
+from adapters import swift as swift
 from adapters import webhook as webhook
 from adapters.base import (
+    POSSIBLE_DUPLICATE,
     Adapter,
     AdapterContext,
     AdapterError,
     Health,
+    InDoubtError,
     Outbound,
+    PartnerStatus,
+    PaymentChannel,
     PermanentError,
     Receipt,
     TransientError,
@@ -17,11 +23,15 @@ from adapters.base import (
 )
 
 __all__ = [
+    "POSSIBLE_DUPLICATE",
     "Adapter",
     "AdapterContext",
     "AdapterError",
     "Health",
+    "InDoubtError",
     "Outbound",
+    "PartnerStatus",
+    "PaymentChannel",
     "PermanentError",
     "Receipt",
     "TransientError",

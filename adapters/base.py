@@ -11,12 +11,16 @@ from __future__ import annotations
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import httpx
 
 from canonical.envelope import Envelope
 from security.outbound import ProtectionError
 
 CATEGORIES = ("payment", "dc", "customs", "logistics", "credit", "soap", "generic")
+# HTTP answers a later attempt may cure: the partner timed out, is busy, or is (partly) down.
+RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 class AdapterError(Exception):
@@ -36,8 +40,20 @@ class TransientError(AdapterError):
     retryable = True
 
 
+class InDoubtError(TransientError):
+    """The call may have reached the partner: the request went out and no answer came back (a read
+    timeout, a connection lost before the answer). A payment in doubt never goes to another channel;
+    its next attempt first asks the partner (`PaymentChannel.enquire`) and resends only what the
+    partner does not know, flagged as a possible duplicate."""
+
+
 class PermanentError(AdapterError):
     """Retrying cannot help (the partner refused the content, or it cannot be rendered)."""
+
+
+class RejectedByPartner(PermanentError):
+    """The partner's definitive business refusal (a payment network's NAK with its reason code): the
+    message ends `rejected` with that reason, not in the dead-letter queue, since replaying it cannot help."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,26 @@ class Receipt:
     """The partner's synchronous answer. `final`: the answer is business-final (completed)."""
 
     final: bool
+    reference: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+# Envelope header the pipeline sets on a resend after an in-doubt attempt: the adapter renders the
+# network's possible-duplicate flag (MX AppHdr PssblDplct, MT PDE) with the same references.
+POSSIBLE_DUPLICATE = "hub-possible-duplicate"
+
+
+@dataclass(frozen=True)
+class PartnerStatus:
+    """A partner's word on one message it may have been sent, from a status enquiry or a tracker.
+
+    `known` False: the partner never received it, so sending it (again) is safe. Otherwise `status`
+    is "delivered" (received, not final yet), "completed" or "rejected" (with the partner's reason).
+    """
+
+    known: bool
+    status: str = ""
+    reason: str = ""
     reference: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
 
@@ -99,6 +135,17 @@ def protected(ctx: AdapterContext, outbound: Outbound) -> tuple[bytes, dict[str,
     return body, {**{k: v for k, v in outbound.headers.items() if k.lower() not in replaced}, **extra}
 
 
+def partner_client(ctx: AdapterContext, timeout_s: float) -> httpx.AsyncClient:
+    """The HTTP client an adapter keeps from `start` to `stop`: its timeout, no proxy settings from
+    the environment, a bounded pool and the hub's checks of partners' HTTPS servers."""
+    return httpx.AsyncClient(
+        timeout=timeout_s,
+        trust_env=False,
+        limits=httpx.Limits(max_connections=16),  # httpcore scans every pooled connection per request
+        verify=ctx.tls or True,
+    )
+
+
 class Adapter(Protocol):
     category: ClassVar[str]
     ctx: AdapterContext
@@ -114,6 +161,13 @@ class Adapter(Protocol):
     async def stop(self) -> None: ...
 
     async def health(self) -> Health: ...
+
+
+@runtime_checkable
+class PaymentChannel(Adapter, Protocol):
+    """An adapter of a payment network (CIPS, SWIFT): it can also be asked what became of a message."""
+
+    async def enquire(self, envelope: Envelope) -> PartnerStatus: ...
 
 
 AdapterFactory = Callable[[AdapterContext], Adapter]

@@ -1,5 +1,6 @@
 """Canonical message models and codecs. Depends on nothing else of the hub's."""
 
+from canonical import cash as cash
 from canonical import ceb as ceb
 from canonical import credit as credit
 from canonical import customs as customs

@@ -303,6 +303,15 @@ class AccountNotification(BusinessHeaderFields):
     end_to_end_id: Reference | None = None
     uetr: Uetr | None = None
     settlement_date: date | None = None
+    # What an MT900 / MT910 adds: 32A value date, 13D booking time, 25P owner, 50a / 52a / 56a and 72.
+    value_date: date | None = None
+    booked_at: datetime | None = None
+    account_owner: Bic | None = None
+    account_servicer: Bic | None = None
+    debtor: Party | None = None
+    debtor_agent: Agent | None = None
+    intermediary_agent: Agent | None = None
+    additional_information: str | None = Field(default=None, min_length=1, max_length=500)
 
 
 def _require_uetr(original: OriginalReference) -> None:
@@ -432,11 +441,21 @@ class StatementEntry(_Model):
     transaction_id: Reference | None = None
 
 
+class EntryTotals(_Model):
+    """The number of debit (or credit) entries of a report and their sum, in the account currency."""
+
+    count: int = Field(ge=0)
+    total: Decimal = Field(ge=0, max_digits=18)
+
+
 class AccountReportFields(BusinessHeaderFields):
     """What camt.052 and camt.053 share: one account, its balances and its entries (in order)."""
 
     report_id: Reference
     sequence_number: int | None = Field(default=None, ge=0)
+    # FrToDt: the period covered; reconciliation needs it to tell which payments a statement must show.
+    period_from: datetime | None = None
+    period_to: datetime | None = None
     account: Account
     account_currency: CurrencyCode
     account_owner: Annotated[PartyName | None, Sensitive()] = None
@@ -453,6 +472,12 @@ class AccountReportFields(BusinessHeaderFields):
 class AccountReport(AccountReportFields):
     """An intraday account report (camt.052; MT941/MT942): balances are optional."""
 
+    original_request_id: Reference | None = None  # the request (MT920 / camt.060) this report answers
+    reported_at: datetime | None = None
+    debit_entries: EntryTotals | None = None
+    credit_entries: EntryTotals | None = None
+    additional_information: str | None = Field(default=None, min_length=1, max_length=500)
+
 
 @message_type("payment.account_statement")
 class AccountStatement(AccountReportFields):
@@ -464,3 +489,141 @@ class AccountStatement(AccountReportFields):
         if self.balance("OPBD", "PRCD") is None or self.balance("CLBD") is None:
             raise _broken("statement_balances", "a statement carries opening (OPBD/PRCD) and closing (CLBD) balances")
         return self
+
+
+class InitiatingParty(_Model):
+    """Who initiates a customer payment or collection (pain.001 / pacs.003 InitgPty; MT 50C / 50L, or the
+    ordering customer itself): a name, a BIC and / or another identifier."""
+
+    name: Annotated[PartyName | None, Sensitive()] = None
+    bic: Bic | None = None
+    identifier: Annotated[str | None, Sensitive()] = Field(default=None, min_length=1, max_length=35)
+
+    @model_validator(mode="after")
+    def _identified(self) -> InitiatingParty:
+        if self.name is None and self.bic is None and self.identifier is None:
+            raise _broken("initiating_party_identification", "a name, a BIC or an identifier is required")
+        return self
+
+
+class InstructionPriority(StrEnum):
+    HIGH = "HIGH"  # MT 23E URGP
+    NORM = "NORM"
+
+
+class CreditorAgentInstruction(StrEnum):
+    """pain.001 InstrForCdtrAgt/Cd: what the creditor's bank is asked to do."""
+
+    CHQB = "CHQB"  # pay the creditor by cheque (MT101 23E CHQB)
+    HOLD = "HOLD"
+    PHOB = "PHOB"  # call the creditor by phone (MT101 23E PHON)
+    TELB = "TELB"
+
+
+def _one_amount(instructed: Money | None, equivalent: Money | None, transfer_currency: str | None) -> None:
+    if (instructed is None) == (equivalent is None):
+        raise _broken("amount_choice", "exactly one of the instructed amount / the equivalent amount is required")
+    if (equivalent is None) != (transfer_currency is None):
+        raise _broken("transfer_currency", "an equivalent amount goes with the currency of transfer, and only then")
+
+
+@message_type("payment.initiation")
+class PaymentInitiation(BusinessHeaderFields):
+    """A customer credit transfer initiation (pain.001; MT101): one payment information block holding one
+    transaction, as CBPR+ has it.
+
+    The amount is either `instructed_amount` or `equivalent_amount` (to be converted into
+    `transfer_currency`), never both. The debtor always has an account (pain.001 DbtrAcct is mandatory)."""
+
+    authorisation: Annotated[str | None, Field(min_length=1, max_length=128)] = None
+    initiating_party: InitiatingParty
+    payment_information_id: Reference
+    requested_execution_date: date
+    debtor: Party
+    debtor_agent: Agent
+    charges_account: Account | None = None
+    instruction_id: Reference | None = None
+    end_to_end_id: Reference
+    uetr: Uetr | None = None
+    priority: InstructionPriority | None = None
+    category_purpose: ExternalCode | None = None
+    instructed_amount: Money | None = None
+    equivalent_amount: Money | None = None
+    transfer_currency: CurrencyCode | None = None
+    exchange_rate: Decimal | None = Field(default=None, gt=0, max_digits=11, decimal_places=10)
+    fx_contract_id: Reference | None = None
+    charge_bearer: ChargeBearer | None = None
+    intermediary_agent: Agent | None = None
+    creditor_agent: Agent | None = None
+    creditor: Party
+    creditor_agent_instructions: list[CreditorAgentInstruction] = Field(default_factory=list)
+    instructions_for_debtor_agent: Text140 | None = None
+    remittance_information: list[Text140] = Field(default_factory=list, max_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PaymentInitiation:
+        if self.debtor.account is None:
+            raise _broken("debtor_account_required", "pain.001 always names the account to debit (DbtrAcct)")
+        _one_amount(self.instructed_amount, self.equivalent_amount, self.transfer_currency)
+        return self
+
+
+@message_type("payment.direct_debit")
+class DirectDebit(BusinessHeaderFields):
+    """A customer direct debit between agents (pacs.003; MT107), one transaction (CBPR+).
+
+    `uetr` is always set; the debtor always has an account (pacs.003 DbtrAcct is mandatory); the
+    settlement method is INDA, INGA or CLRG (pacs.003 has no cover method)."""
+
+    uetr: Uetr
+    instruction_id: Reference | None = None
+    end_to_end_id: Reference
+    settlement_amount: Money
+    settlement_date: date
+    settlement_method: SettlementMethod = SettlementMethod.INDA
+    instructed_amount: Money | None = None
+    exchange_rate: Decimal | None = Field(default=None, gt=0, max_digits=11, decimal_places=10)
+    charge_bearer: ChargeBearer
+    requested_collection_date: date | None = None
+    mandate_id: Reference | None = None
+    creditor: Party
+    creditor_agent: Agent
+    initiating_party: InitiatingParty | None = None
+    instructing_agent: Bic | None = None
+    instructed_agent: Bic | None = None
+    debtor: Party
+    debtor_agent: Agent
+    remittance_information: list[Text140] = Field(default_factory=list, max_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DirectDebit:
+        if self.settlement_method is SettlementMethod.COVE:
+            raise _broken("settlement_method", "a direct debit settles INDA, INGA or CLRG, never COVE")
+        if self.debtor.account is None:
+            raise _broken("debtor_account_required", "pacs.003 always names the account to debit (DbtrAcct)")
+        return self
+
+
+Text210 = Annotated[str, Field(min_length=1, max_length=210), AfterValidator(check_cbpr_text)]
+
+
+@message_type("payment.fi_direct_debit")
+class FiDirectDebit(BusinessHeaderFields):
+    """A financial institution direct debit (pacs.010; MT204): one credit instruction holding one debit (CBPR+).
+
+    `uetr` is always set; creditor and debtor are financial institutions."""
+
+    credit_id: Reference
+    uetr: Uetr
+    instruction_id: Reference | None = None
+    end_to_end_id: Reference
+    settlement_amount: Money
+    settlement_date: date
+    instructing_agent: Bic | None = None
+    instructed_agent: Bic | None = None
+    creditor_agent: Agent | None = None
+    creditor: Agent
+    creditor_account: Account | None = None
+    debtor: Agent
+    debtor_account: Account | None = None
+    instructions_for_debtor_agent: Text210 | None = None

@@ -24,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from canonical.envelope import ID_PATTERN, Envelope
 from canonical.errors import RejectedInput, Violation
 from canonical.sensitive import sensitive_paths_of_type
+from desk.reconcile import AUDIT_ACTION, check_channel, decode_statement, reconcile
+from gateway.ingress import read_body
 from gateway.problems import Problem
 from gateway.services import Services
 from routes import gray
@@ -335,6 +337,32 @@ def admin_router(services: Services, auth: OperatorAuth) -> APIRouter:
         done = await s.checkpoint()
         await s.store.audit(p.name, "journal.checkpoint", str(done.n), {"kid": done.kid})
         return {"number": done.n, "kid": done.kid, "at": done.at.isoformat(), "chains": [asdict(h) for h in done.heads]}
+
+    # -- the payment desk -------------------------------------------------------------------------
+
+    @router.post("/reconciliation")
+    async def reconciliation(
+        request: Request, p: Principal = requires(Permission.MESSAGES_READ), channel: str | None = None
+    ) -> dict[str, Any]:
+        """Reconcile a raw statement (camt.053 / camt.052 / camt.054 XML, MT940 / MT950) against the
+        journal, through `channel` if given; the report is recorded in the audit log and returned."""
+        body = await read_body(request, s.tuning.gateway.max_body_bytes)
+        try:
+            statement = decode_statement(body, request.headers.get("content-type", ""))
+            check_channel(channel)
+        except RejectedInput as exc:
+            raise Problem(400, "invalid-statement", exc.title, str(exc), exc.violations) from None
+        return (await reconcile(s.store, statement, channel, actor=p.name)).as_json()
+
+    @router.get("/reconciliation")
+    async def reconciliations(
+        _p: Principal = requires(Permission.MESSAGES_READ), limit: Annotated[int, Query(ge=1, le=500)] = 20
+    ) -> list[dict[str, Any]]:
+        """The most recent reconciliation reports, newest first."""
+        return [
+            {"seq": r["seq"], "at": r["at"], "actor": r["actor"], "statement_id": r["target"], "report": r["detail"]}
+            for r in await s.store.audit_by_action(AUDIT_ACTION, limit)
+        ]
 
     # -- keys and institutions --------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from canonical.money import amounts_in
 from canonical.registry import json_schemas
 from gateway.admin import OperatorAuth, admin_router, bearer
 from gateway.ingress import accept, envelope_from, read_body
+from gateway.payments import payments_router
 from gateway.problems import Problem
 from gateway.services import Services
 from gateway.tls import peer_institution
@@ -274,19 +275,21 @@ def create_app(services: Services) -> FastAPI:
             headers=headers,
         )
 
-    @app.get("/v1/messages/{message_id}")
-    async def status(
-        message_id: str,
+    async def reader(
         request: Request,
         x_api_key: Annotated[str | None, Header()] = None,
         authorization: Annotated[str | None, Header()] = None,
-    ) -> dict[str, Any]:
+    ) -> Institution | None:
+        """The institution reading (it sees its own messages), or None for an operator who may read all."""
         op = None if x_api_key else await operators.principal(bearer(authorization))
-        caller = (
-            None
-            if op is not None and op.can(Permission.MESSAGES_READ)
-            else await institution(request, x_api_key, authorization)
-        )
+        if op is not None and op.can(Permission.MESSAGES_READ):
+            return None
+        return await institution(request, x_api_key, authorization)
+
+    Reader = Annotated[Institution | None, Depends(reader)]
+
+    @app.get("/v1/messages/{message_id}")
+    async def status(message_id: str, caller: Reader) -> dict[str, Any]:
         view = await services.store.message(message_id)
         if view is None or (caller is not None and caller.id not in (view.source, view.destination)):
             raise Problem(404, "not-found", "No such message", f"no message {message_id} visible to the caller")
@@ -324,6 +327,7 @@ def create_app(services: Services) -> FastAPI:
         return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
 
     app.include_router(admin_router(services, operators))
+    app.include_router(payments_router(services, reader))
 
     @app.get("/.well-known/jwks.json", include_in_schema=False)
     async def jwks() -> JSONResponse:

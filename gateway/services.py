@@ -12,6 +12,7 @@ from nats.js import JetStreamContext
 from routes.live import InstitutionDirectory, RouteTable
 from routes.pipeline import Pipeline
 from routes.settings import HubTuning
+from security import jose
 from security.institutions import Institutions
 from security.keystore import KeyStore
 from security.origin import IngressSeal
@@ -43,5 +44,7 @@ class Services:
     checkpoint: Callable[[], Awaitable[Any]] | None = None  # a signed journal checkpoint now
     seal: IngressSeal | None = None  # marks what the gateway publishes as authenticated by it
     routes: RouteTable | None = None  # the routes in force (live configuration)
+    # Keys each partner signs its callbacks with (POST /v1/callbacks/<adapter>), by adapter name.
+    partner_keys: Callable[[str], list[jose.HubKey]] = lambda adapter: []
     started: bool = False
     extra: dict[str, Any] = field(default_factory=dict)

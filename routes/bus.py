@@ -33,6 +33,10 @@ STREAMS: dict[str, list[str]] = {
 }
 log = logging.getLogger("hub.bus")
 ROUTER = "router"
+# Headers of messages on HUB_OUT: the correlation (delivery keeps its order without parsing the
+# message twice) and the route that chose the adapter (its backup channel, for payments).
+CORRELATION_HEADER = "Hub-Correlation"
+ROUTE_HEADER = "Hub-Route"
 CONFIG_BUCKET = "hub-config"
 
 

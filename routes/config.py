@@ -22,6 +22,7 @@ from pydantic_core import PydanticCustomError
 from canonical.envelope import ID_PATTERN
 from canonical.errors import RejectedInput, Violation
 from canonical.registry import TYPE_PATTERN
+from desk.calendar import ChannelPolicy
 from routes.canary import CanaryPolicy
 from security.outbound import SANDBOX, PartnerProtection
 
@@ -72,6 +73,11 @@ class AdapterConfig(BaseModel):
     retry: RetryPolicy = RetryPolicy()
     breaker: BreakerPolicy = BreakerPolicy()
     concurrency: int = Field(default=64, ge=1, le=512)
+    # A payment network's hours, calendars and cut-offs (desk.calendar); None: always open.
+    channel: ChannelPolicy | None = None
+    # Public JWKs the partner signs its callbacks (POST /v1/callbacks/<adapter>) with; for a sandbox
+    # partner the hub reads the keys it publishes.
+    partner_jwks: list[dict[str, Any]] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _version_names(self) -> AdapterConfig:
@@ -153,6 +159,9 @@ class Route(BaseModel):
     pins: RoutePins = RoutePins()
     shadow: str | None = None
     withdrawn: list[str] = Field(default_factory=list)
+    # The channel a payment takes when this route's adapter cannot send it (breaker open, closed,
+    # past its cut-off) and it was never sent there; its stable version is used.
+    backup: str | None = Field(default=None, pattern=NAME)
 
     @model_validator(mode="after")
     def _weights(self) -> Route:
@@ -252,6 +261,9 @@ def route_violations(routes: list[Route], adapters: Mapping[str, AdapterConfig])
             if version not in adapter.versions:
                 detail = f"unknown version {version} of adapter {route.adapter}; versions: {versions}"
                 problems.append(Violation(_dotted("routes", str(i), *path), "unknown_version", detail))
+        if route.backup is not None and (route.backup == route.adapter or route.backup not in adapters):
+            detail = f"backup {route.backup!r} must be another adapter; adapters: {', '.join(sorted(adapters))}"
+            problems.append(Violation(f"routes.{i}.backup", "unknown_backup", detail))
         if route.stable in adapter.versions and route.weights.get(route.stable, 0) <= 0:
             detail = (
                 f"stable version {route.stable} carries no weight, so a rollback would send all traffic to a version "

@@ -18,9 +18,10 @@ from nats.js import JetStreamContext
 from nats.js.errors import FetchTimeoutError
 from pydantic import ValidationError
 
-from adapters.base import Adapter, AdapterError, PermanentError, TransientError
+from adapters.base import Adapter, AdapterError, InDoubtError, PermanentError, RejectedByPartner, TransientError
 from canonical.envelope import Envelope, idempotency_scope
-from routes import bus
+from desk.calendar import utc_now
+from routes import bus, channels
 from routes.config import AdapterConfig, RoutingConfig
 from routes.export_guard import export_refusal
 from routes.retry import CircuitBreaker, backoff_delay
@@ -32,7 +33,7 @@ from store import Store
 
 log = logging.getLogger("hub.pipeline")
 REPLAY_HEADER = "Hub-Replay"
-CORRELATION_HEADER = "Hub-Correlation"
+CORRELATION_HEADER = bus.CORRELATION_HEADER
 ROUTER_IN_FLIGHT = 256
 
 
@@ -118,11 +119,16 @@ class Pipeline:
         lanes: dict[tuple[str, str], Lane],
         seal: IngressSeal | None = None,
         may_publish: Callable[[str, str], bool] = lambda service, message_type: False,
+        clock: Callable[[], datetime] = utc_now,
+        hold_recheck_s: float = 60.0,
     ) -> None:
         """`seal` checks what the gateway published; `may_publish(source, type)` says whether an
-        internal service may send a type (without a seal, the router believes nothing else)."""
+        internal service may send a type (without a seal, the router believes nothing else).
+        `clock` is the business clock of channel hours and cut-offs; a held payment is looked at
+        again at least every `hold_recheck_s` (so a moved clock or changed calendar takes effect)."""
         self.js, self.store, self.routing, self.lanes = js, store, routing, lanes
         self.seal, self.may_publish = seal, may_publish
+        self.clock, self.hold_recheck_s = clock, hold_recheck_s
         self.stop_event = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -194,6 +200,11 @@ class Pipeline:
             await msg.ack()
             return
         decision = decide(self.routing, env)
+        if decision is not None and env.type in channels.FOLLOWS_PAYMENT:
+            decision = await channels.follow_payment(self, env, decision)
+            if decision is None:  # answered here: the payment was never sent
+                await msg.ack()
+                return
         refusal = await self._refusal(env, decision)
         if refusal is not None:
             reason, error = refusal
@@ -201,7 +212,7 @@ class Pipeline:
             await msg.ack()
             return
         assert decision is not None  # _refusal refuses a message no rule matches
-        await self._publish_out(env, decision.adapter, decision.version)
+        await self._publish_out(env, decision.adapter, decision.version, route=decision.route)
         await self.store.record(
             str(env.id), "routed", detail=decision.as_json(), adapter=decision.adapter, version=decision.version
         )
@@ -236,13 +247,15 @@ class Pipeline:
         await self.store.audit("hub", "export_guard.refused", str(env.id), detail)
         return "export_guard", why
 
-    async def _publish_out(self, env: Envelope, adapter: str, version: str, replay: int = 0) -> None:
+    async def _publish_out(
+        self, env: Envelope, adapter: str, version: str, replay: int = 0, route: str | None = None
+    ) -> None:
         msg_id = f"{env.id}:out" if not replay else f"{env.id}:replay:{replay}"
-        # The correlation rides in a header so delivery keeps order without parsing each message twice.
         headers = {
             "Nats-Msg-Id": msg_id,
             CORRELATION_HEADER: env.correlation_id,
             **({REPLAY_HEADER: str(replay)} if replay else {}),
+            **({bus.ROUTE_HEADER: route} if route else {}),
         }
         await self.js.publish(bus.out_subject(adapter, version), env.to_bytes(), headers=headers)
 
@@ -255,6 +268,8 @@ class Pipeline:
                 await asyncio.sleep(0.2)
                 return 0
             allowed = lane.breaker.allows()
+            if allowed == 0 and channels.is_channel(lane) and channels.has_backup(self, lane):
+                allowed = lane.config.concurrency  # keep pulling: payments never sent here fail over
             if allowed == 0:
                 await asyncio.sleep(min(0.5, max(0.05, lane.breaker.wait_s())))
                 return 0
@@ -290,9 +305,14 @@ class Pipeline:
             await self._reroute(env, lane, stable)
             await msg.ack()
             return
-        if lane.breaker.allows() == 0 or lane.paused.is_set():
+        if lane.paused.is_set() or (lane.breaker.allows() == 0 and not channels.is_channel(lane)):
             await msg.nak(delay=max(1.0, lane.breaker.wait_s()))  # not an attempt: the partner was not called
             return
+        if channels.is_channel(lane):
+            prepared = await channels.prepare(self, lane, msg, env)
+            if prepared is None:
+                return
+            env = prepared
         attempt, view = await self.store.begin_attempt(mid, lane.name, lane.version)
         if view is None:  # published straight to HUB_OUT, unknown to the journal: take it in first
             await self.store.ensure(env, scope_of(env))
@@ -361,10 +381,16 @@ class Pipeline:
             lane.breaker.failure()
         else:
             lane.breaker.success()  # the partner answered: it is up, it just refused this message
-        outcome = "transient" if exc.retryable else "permanent"
+        outcome = "in_doubt" if isinstance(exc, InDoubtError) else "transient" if exc.retryable else "permanent"
+        if isinstance(exc, RejectedByPartner):  # a business answer, final: nothing to replay
+            then = [("rejected", {"reason": "partner_rejected", "error": error, "by": lane.name, "attempt": attempt})]
+            await self.store.finish_attempt(mid, lane.name, lane.version, started, outcome, error[:2000], then)
+            await msg.ack()
+            return
         if isinstance(exc, TransientError) and attempt < lane.config.retry.max_attempts:
             delay = backoff_delay(lane.config.retry, attempt)
-            then = [("retrying", {"attempt": attempt, "error": error, "next_delay_s": round(delay, 3)})]
+            retry = {"attempt": attempt, "error": error, "next_delay_s": round(delay, 3)}
+            then = [("retrying", {**retry, "in_doubt": True} if outcome == "in_doubt" else retry)]
             await self.store.finish_attempt(mid, lane.name, lane.version, started, outcome, error[:2000], then)
             await msg.nak(delay=delay)
             return

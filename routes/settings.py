@@ -81,6 +81,12 @@ class SecurityTuning(BaseModel):
         return self.four_eyes if self.four_eyes is not None else self.mode == "production"
 
 
+class PaymentsTuning(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ageing_interval_s: float = Field(default=30, gt=0, description="how often ageing payments are looked for")
+    hold_recheck_s: float = Field(default=60, gt=0, description="a held payment is looked at again at least this often")
+
+
 class HubTuning(BaseModel):
     """config/hub.toml: knobs that are not routing."""
 
@@ -91,6 +97,7 @@ class HubTuning(BaseModel):
     tls: PartnerTlsSettings = PartnerTlsSettings()
     security: SecurityTuning = SecurityTuning()
     keys: KeyStoreSettings = KeyStoreSettings()
+    payments: PaymentsTuning = PaymentsTuning()
 
     @classmethod
     def load(cls, config_dir: Path) -> HubTuning:

@@ -58,10 +58,13 @@ CREATE TABLE IF NOT EXISTS knobs (name TEXT PRIMARY KEY, value TEXT);
 
 
 class Recorder:
+    database = "recorder.sqlite3"
+    key_kinds = KEY_KINDS  # a subclass that also signs what it sends adds a signing kind
+
     def __init__(self, name: str, state_dir: Path) -> None:
         self.name = name
         state_dir.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(state_dir / "recorder.sqlite3", isolation_level=None)
+        self.db = sqlite3.connect(state_dir / self.database, isolation_level=None)
         # WAL + NORMAL survives a crash of any process (what the tests do to the hub), not a power cut.
         self.db.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;" + SCHEMA)
         have = {row[1] for row in self.db.execute("PRAGMA table_info(calls)")}
@@ -70,7 +73,7 @@ class Recorder:
                 self.db.execute(f"ALTER TABLE calls ADD COLUMN {column} {sql_type}")
         self.scripts: dict[str, list[int]] = {}
         self._lock = asyncio.Lock()
-        self.keys = _partner_keys(name, state_dir / KEYS_FILE)
+        self.keys = _partner_keys(name, state_dir / KEYS_FILE, self.key_kinds)
         publish_jwks(state_dir / PARTNER_JWKS_FILE, self.keys)
         self._hub_jwks = state_dir / HUB_JWKS_FILE
         self._hub_jwks_seen: tuple[int, int, int] | None = None
@@ -101,8 +104,6 @@ class Recorder:
     async def handle(self, req: Request) -> Response:
         if req.path.startswith("/_sandbox/"):
             return self.control(req)
-        if req.method != "POST":
-            return Response.of_json({"error": "POST only"}, 404)
         knob = self._knob()
         if knob["mode"] == "down":
             raise Drop()
@@ -111,12 +112,12 @@ class Recorder:
         return await self.receive(req, knob)
 
     async def receive(self, req: Request, knob: dict[str, Any]) -> Response:
+        if req.method != "POST":
+            return Response.of_json({"error": "POST only"}, 404)
         key = req.headers.get("idempotency-key", "")
-        try:
-            opened = open_protected(req.body, req.headers, self.hub_keys(), self.keys)
-        except UndecryptableBody as exc:
-            self._log(key, "", "", 400, 0, req.body, None)
-            return Response.of_json({"error": f"cannot decrypt the body: {exc}"}, 400)
+        opened = self.open_call(req, key)
+        if isinstance(opened, Response):
+            return opened
         try:
             body = json.loads(opened.plaintext)
             ids: tuple[str, str] | None = (str(body.get("id", "")), str(body.get("correlation_id", "")))
@@ -148,6 +149,14 @@ class Recorder:
                     self.db.execute("INSERT INTO answers VALUES (?,?,?,?)", (key, 200, answer, reference))
                 self._log(key, message_id, correlation_id, 200, 1, opened.plaintext, opened)
             return Response(200, answer, {"content-type": "application/json"})
+
+    def open_call(self, req: Request, key: str) -> OpenedRequest | Response:
+        """The hub's call decrypted and its signature checked, or the 400 for a body it cannot decrypt."""
+        try:
+            return open_protected(req.body, req.headers, self.hub_keys(), self.keys)
+        except UndecryptableBody as exc:
+            self._log(key, "", "", 400, 0, req.body, None)
+            return Response.of_json({"error": f"cannot decrypt the body: {exc}"}, 400)
 
     def _log(
         self,
@@ -235,12 +244,12 @@ def _shown(body: bytes | None) -> Any:
         return body.decode("utf-8", "replace")
 
 
-def _partner_keys(name: str, path: Path) -> list[jose.HubKey]:
-    """This partner's private key-agreement keys, one per kind in KEY_KINDS: read from `path`, and
+def _partner_keys(name: str, path: Path, kinds: tuple[jose.KeyKind, ...] = KEY_KINDS) -> list[jose.HubKey]:
+    """This partner's private keys, one per kind in `kinds` (KEY_KINDS: key agreement): read from `path`, and
     generated (then kept there) the first time, so the hub's recipient keys survive restarts."""
     stored: list[dict[str, Any]] = json.loads(path.read_text())["keys"] if path.exists() else []
     keys = [jose.import_jwk(k) for k in stored]
-    missing = [kind for kind in KEY_KINDS if all(k.kind != kind for k in keys)]
+    missing = [kind for kind in kinds if all(k.kind != kind for k in keys)]
     if missing:
         keys += [jose.generate_key(kind, f"{name}-{kind.lower()}-{secrets.token_hex(4)}") for kind in missing]
         write_json(path, {"keys": [k.private_jwk() for k in keys]})

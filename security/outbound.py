@@ -39,6 +39,7 @@ JOSE_CONTENT_TYPE = "application/jose"
 SANDBOX = "sandbox"
 PARTNER_JWKS_FILE = "jwks.json"  # a sandbox partner's public keys, in its state folder
 HUB_JWKS_FILE = "hub-jwks.json"  # the hub's public request-signing keys, written there by the hub
+CALLBACK_FILE = "hub-callback.json"  # {"url", "cafile"}: where a sandbox network pushes its answers
 
 # What each suite signs with (JWS alg) and encrypts to (recipient key kinds).
 SUITE_SIGN_ALGS: dict[str, frozenset[str]] = {"jose": frozenset({"Ed25519", "ES256"}), "sm": frozenset({"SM2"})}

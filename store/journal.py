@@ -555,6 +555,50 @@ class Store:
             ).scalars()
             return [_view(r, self._sealer) for r in rows]
 
+    async def attempt_outcomes(self, message_id: str) -> list[tuple[str, str, str | None]]:
+        """(adapter, version, outcome) of every partner call of a message, oldest first."""
+        query = (
+            select(AttemptRow.adapter, AttemptRow.version, AttemptRow.outcome)
+            .where(AttemptRow.message_id == message_id)
+            .order_by(AttemptRow.seq)
+        )
+        async with self._session() as s:
+            return [(a, v, o) for a, v, o in (await s.execute(query)).tuples()]
+
+    async def by_correlation(self, correlation_ids: list[str], types: tuple[str, ...] = ()) -> list[MessageView]:
+        """The messages of these correlations (UETRs, order numbers), oldest first; only of `types` if given."""
+        if not correlation_ids:
+            return []
+        query = select(MessageRow).where(MessageRow.correlation_id.in_(correlation_ids))
+        if types:
+            query = query.where(MessageRow.type.in_(types))
+        async with self._session() as s:
+            rows = (await s.execute(query.order_by(MessageRow.created_at))).scalars()
+            return [_view(r, self._sealer) for r in rows]
+
+    async def changed_between(
+        self,
+        types: tuple[str, ...],
+        since: datetime,
+        until: datetime,
+        *,
+        adapter: str | None = None,
+        status: str | None = None,
+    ) -> list[MessageView]:
+        """Messages of `types` whose status last changed in [since, until) (for a final status: when it
+        became final), oldest change first; only through `adapter` and in `status` if given."""
+        since, until = since.astimezone(UTC), until.astimezone(UTC)  # SQLite compares the stored UTC text
+        query = select(MessageRow).where(
+            MessageRow.type.in_(types), MessageRow.updated_at >= since, MessageRow.updated_at < until
+        )
+        if adapter is not None:
+            query = query.where(MessageRow.adapter == adapter)
+        if status is not None:
+            query = query.where(MessageRow.status == status)
+        async with self._session() as s:
+            rows = (await s.execute(query.order_by(MessageRow.updated_at))).scalars()
+            return [_view(r, self._sealer) for r in rows]
+
     async def recent(self, limit: int = 1000, exclude_type: str | None = None) -> list[MessageView]:
         """The newest messages, newest first (e.g. to replay routing decisions under a proposed config)."""
         query = select(MessageRow).order_by(MessageRow.created_at.desc()).limit(limit)
@@ -608,6 +652,12 @@ class Store:
                 }
                 for r in rows
             ]
+
+    async def audit_by_action(self, action: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest audit records of one `action` (e.g. `reconciliation.report`), newest first."""
+        query = select(AuditRow).where(AuditRow.action == action).order_by(AuditRow.seq.desc()).limit(limit)
+        async with self._session() as s:
+            return [_audit_json(r) for r in (await s.execute(query)).scalars()]
 
     async def verify_chains(self) -> ChainReport:
         """Recompute every writer's hash chain and compare it with its recorded head and length."""
@@ -730,6 +780,17 @@ def _view(m: MessageRow, sealer: EnvelopeSealer | None) -> MessageView:
         _aware(m.created_at),
         _aware(m.updated_at),
     )
+
+
+def _audit_json(r: AuditRow) -> dict[str, Any]:
+    return {
+        "seq": r.seq,
+        "at": _aware(r.at).isoformat(),
+        "actor": r.actor,
+        "action": r.action,
+        "target": r.target,
+        "detail": json.loads(r.detail),
+    }
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

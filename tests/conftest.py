@@ -46,7 +46,8 @@ def hub_config(target: Path, partner_timeout_s: float = 2.0) -> Path:
     shutil.copytree(ROOT / "config", target)
     routes = yaml.safe_load((target / "routes.yaml").read_text())
     routes["adapters"]["factor-json"]["versions"]["v1"]["timeout_s"] = partner_timeout_s
-    routes["routes"][0]["match"]["destination"] = "factor-json"
+    [invoices] = [r for r in routes["routes"] if r["name"] == "trade-invoices"]
+    invoices["match"]["destination"] = "factor-json"
     today = datetime.now(UTC).date()
     routes["data_export"]["assessments"] = [
         {

@@ -13,6 +13,7 @@ from typing import ClassVar
 import httpx
 
 from adapters.base import (
+    RETRYABLE_STATUS,
     AdapterContext,
     Health,
     Outbound,
@@ -20,11 +21,10 @@ from adapters.base import (
     Receipt,
     TransientError,
     adapter_kind,
+    partner_client,
     protected,
 )
 from canonical.envelope import Envelope
-
-RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 @adapter_kind("http-json")
@@ -89,12 +89,7 @@ class HttpJsonAdapter:
 
     async def start(self) -> None:
         if self._client is None:
-            self._client = httpx.AsyncClient(
-                timeout=self.timeout,
-                trust_env=False,
-                limits=httpx.Limits(max_connections=16),  # httpcore scans every pooled connection per request
-                verify=self.ctx.tls or True,
-            )
+            self._client = partner_client(self.ctx, self.timeout)
 
     async def stop(self) -> None:
         if self._client is not None:

@@ -1,4 +1,5 @@
-"""ISO 20022 (SWIFT CBPR+) codec: pacs.008/009/002/004/028 and camt.029/052/053/054/056 with the head.001 AppHdr."""
+"""ISO 20022 (SWIFT CBPR+) codec: pain.001, pacs.002/003/004/008/009/010/028 and camt.029/052/053/054/056 with
+the head.001 AppHdr."""
 
 from canonical.codecs import register_codec
 from canonical.iso20022.codec import DEFINITIONS, Iso20022Codec, Iso20022Message, parse, render

@@ -14,7 +14,25 @@ from pydantic import ValidationError as PydanticValidationError
 from canonical.codecs import Decoded
 from canonical.envelope import violations_of
 from canonical.errors import RejectedInput, Violation
-from canonical.iso20022 import camt054, cancellation, enquiry, pacs008, pacs009, statements, status
+from canonical.iso20022 import (
+    camt054,
+    camt057,
+    camt060,
+    camt105,
+    camt106,
+    camt107,
+    camt108,
+    camt109,
+    cancellation,
+    enquiry,
+    pacs003,
+    pacs008,
+    pacs009,
+    pacs010,
+    pain001,
+    statements,
+    status,
+)
 from canonical.iso20022.header import HEAD_DEFINITION, HEAD_NS, BusinessHeader, read_header, write_header
 from canonical.iso20022.rules import document_violations, header_violations
 from canonical.iso20022.schemas import xsd_violations
@@ -59,6 +77,16 @@ DEFINITIONS: dict[str, Definition] = {
             statements.CAMT053, "payment.account_statement", statements.read_statement, statements.write_statement
         ),
         Definition(statements.CAMT052, "payment.account_report", statements.read_report, statements.write_report),
+        Definition(camt057.DEFINITION, "payment.notice_to_receive", camt057.read, camt057.write),
+        Definition(camt060.DEFINITION, "payment.account_reporting_request", camt060.read, camt060.write),
+        Definition(camt105.DEFINITION, "payment.charges_notification", camt105.read, camt105.write),
+        Definition(camt106.DEFINITION, "payment.charges_request", camt106.read, camt106.write),
+        Definition(camt107.DEFINITION, "payment.cheque_presentment", camt107.read, camt107.write),
+        Definition(camt108.DEFINITION, "payment.cheque_stop_request", camt108.read, camt108.write),
+        Definition(camt109.DEFINITION, "payment.cheque_stop_report", camt109.read, camt109.write),
+        Definition(pain001.DEFINITION, "payment.initiation", pain001.read, pain001.write),
+        Definition(pacs003.DEFINITION, "payment.direct_debit", pacs003.read, pacs003.write),
+        Definition(pacs010.DEFINITION, "payment.fi_direct_debit", pacs010.read, pacs010.write),
     )
 }
 _BY_TYPE = {d.type: d for d in DEFINITIONS.values()}

@@ -1,20 +1,31 @@
 """camt.053.001.08 BkToCstmrStmt <-> payment.account_statement and camt.052.001.08 BkToCstmrAcctRpt
-<-> payment.account_report: one account per message (CBPR+), its balances and its entries in order."""
+<-> payment.account_report: one account per message (CBPR+), its balances and its entries in order.
+
+A report also carries the request it answers (GrpHdr/OrgnlBizQry), its creation time (Rpt/CreDtTm), the number
+and sum of its debit and credit entries (TxsSummry) and additional information (AddtlRptInf)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from canonical.iso20022.parties import read_account, write_account
 from canonical.iso20022.tree import Reader, Writer, amount_text, iso_datetime
-from canonical.payments import AccountReport, AccountReportFields, AccountStatement, Balance, StatementEntry
+from canonical.payments import (
+    AccountReport,
+    AccountReportFields,
+    AccountStatement,
+    Balance,
+    EntryTotals,
+    StatementEntry,
+)
 
 CAMT053 = "camt.053.001.08"
 CAMT052 = "camt.052.001.08"
 
 
-def _date(r: Reader, path: str) -> date | None:
+def read_date_choice(r: Reader, path: str) -> date | None:
     """A DateAndDateTime2Choice as a date: `Dt`, or the day of `DtTm`."""
     day = r.date(f"{path}/Dt")
     stamp = r.datetime(f"{path}/DtTm")
@@ -29,7 +40,7 @@ def _read_balance(b: Reader) -> Balance:
             currency=amount.el.get("Ccy") if amount is not None else None,
             amount=b.need("Amt"),
             credit_debit=b.need("CdtDbtInd"),
-            as_of=_date(b, "Dt"),
+            as_of=read_date_choice(b, "Dt"),
         )
     )
 
@@ -64,8 +75,8 @@ def _read_entry(e: Reader) -> StatementEntry:
             amount=e.money("Amt"),
             credit_debit=e.need("CdtDbtInd"),
             status=e.text("Sts/Cd"),
-            booking_date=_date(e, "BookgDt"),
-            value_date=_date(e, "ValDt"),
+            booking_date=read_date_choice(e, "BookgDt"),
+            value_date=read_date_choice(e, "ValDt"),
             account_servicer_reference=e.text("AcctSvcrRef"),
             bank_transaction_code=read_bank_transaction_code(e),
             instruction_id=tx.text("Refs/InstrId") if tx else None,
@@ -89,6 +100,8 @@ def _read(doc: Reader, root: str, report: str) -> dict[str, Any]:
         created_at=msg.datetime("GrpHdr/CreDtTm"),
         report_id=rpt.need("Id"),
         sequence_number=int(sequence) if sequence is not None else None,
+        period_from=rpt.datetime("FrToDt/FrDtTm"),
+        period_to=rpt.datetime("FrToDt/ToDtTm"),
         account=read_account(rpt.find("Acct")),
         account_currency=rpt.text("Acct/Ccy"),
         account_owner=rpt.text("Acct/Ownr/Nm"),
@@ -122,9 +135,18 @@ def _write(definition: str, root: str, report: str, r: AccountReportFields, now:
     hdr = msg.add("GrpHdr")
     hdr.add("MsgId", r.message_id)
     hdr.add("CreDtTm", iso_datetime(r.created_at or now))
+    extra = r if isinstance(r, AccountReport) else None
+    if extra is not None and extra.original_request_id is not None:
+        hdr.add("OrgnlBizQry/MsgId", extra.original_request_id)
     rpt = msg.add(report)
     rpt.add("Id", r.report_id)
     rpt.opt("ElctrncSeqNb", str(r.sequence_number) if r.sequence_number is not None else None)
+    if extra is not None and extra.reported_at is not None:
+        rpt.add("CreDtTm", iso_datetime(extra.reported_at))
+    if r.period_from is not None and r.period_to is not None:  # DateTimePeriod1 needs both ends
+        period = rpt.add("FrToDt")
+        period.add("FrDtTm", iso_datetime(r.period_from))
+        period.add("ToDtTm", iso_datetime(r.period_to))
     write_account(rpt, "Acct", r.account)
     acct = Writer(rpt.el[-1], rpt.ns)
     acct.add("Ccy", r.account_currency)
@@ -136,9 +158,30 @@ def _write(definition: str, root: str, report: str, r: AccountReportFields, now:
         b.add("Amt", amount_text(balance.amount), Ccy=balance.currency)
         b.add("CdtDbtInd", balance.credit_debit.value)
         b.add("Dt/Dt", balance.as_of.isoformat())
+    if extra is not None and (extra.credit_entries or extra.debit_entries):
+        summary = rpt.add("TxsSummry")
+        _write_totals(summary, "TtlCdtNtries", extra.credit_entries)
+        _write_totals(summary, "TtlDbtNtries", extra.debit_entries)
     for entry in r.entries:
         _write_entry(rpt, entry)
+    if extra is not None:
+        rpt.opt("AddtlRptInf", extra.additional_information)
     return doc
+
+
+def _write_totals(summary: Writer, tag: str, totals: EntryTotals | None) -> None:
+    if totals is not None:
+        t = summary.add(tag)
+        t.add("NbOfNtries", str(totals.count))
+        t.add("Sum", amount_text(totals.total))
+
+
+def _read_totals(rpt: Reader, tag: str) -> EntryTotals | None:
+    """NbOfNtries and Sum of TxsSummry/`tag` (None unless both are given)."""
+    count, total = rpt.text(f"TxsSummry/{tag}/NbOfNtries"), rpt.text(f"TxsSummry/{tag}/Sum")
+    if count is None or total is None:
+        return None
+    return EntryTotals(count=int(count), total=Decimal(total))
 
 
 def read_statement(doc: Reader) -> AccountStatement:
@@ -150,7 +193,20 @@ def write_statement(statement: AccountStatement, now: datetime) -> Writer:
 
 
 def read_report(doc: Reader) -> AccountReport:
-    return AccountReport.model_validate(_read(doc, "BkToCstmrAcctRpt", "Rpt"))
+    fields = _read(doc, "BkToCstmrAcctRpt", "Rpt")
+    msg = doc.find("BkToCstmrAcctRpt")
+    rpt = msg.find("Rpt") if msg else None
+    assert msg is not None and rpt is not None  # _read has checked both
+    return AccountReport.model_validate(
+        dict(
+            **fields,
+            original_request_id=msg.text("GrpHdr/OrgnlBizQry/MsgId"),
+            reported_at=rpt.datetime("CreDtTm"),
+            debit_entries=_read_totals(rpt, "TtlDbtNtries"),
+            credit_entries=_read_totals(rpt, "TtlCdtNtries"),
+            additional_information=rpt.text("AddtlRptInf"),
+        )
+    )
 
 
 def write_report(report: AccountReport, now: datetime) -> Writer:

@@ -197,6 +197,8 @@ def canonical_to_statement(
             warnings.append(f"Bal {b.type}: not carried in MT")
     if statement.account_owner:
         warnings.append("Acct/Ownr: not carried in MT")
+    if statement.period_from or statement.period_to:
+        warnings.append("FrToDt: not carried in MT")
     currency = statement.account_currency
     lines = [_line(e, currency, n, warnings) for n, e in enumerate(statement.entries, 1)]
     if lines:

@@ -8,6 +8,8 @@ import stat
 import subprocess
 from pathlib import Path
 
+import yaml
+
 from routes.children import nats_server_binary
 from tests.conftest import HUB_BIN, ROOT, RunningHub, free_port, hub_config, new_database, start_hub, stop_hub
 
@@ -47,7 +49,7 @@ def test_run_file_and_credentials_are_readable_by_the_owner_only(hub: RunningHub
         assert mode == 0o600, (name, oct(mode))
     info = hub.info
     assert {"pid", "http_url", "nats_url", "admin_token", "sandboxes", "children"} <= set(info)
-    assert set(info["sandboxes"]) == {"factor-json", "bank-a-inbox", "dcbridge"}
+    assert set(info["sandboxes"]) == {"factor-json", "bank-a-inbox", "dcbridge", "cips", "swift"}
 
 
 def test_hub_starts_each_sandbox_with_its_kind(hub: RunningHub) -> None:
@@ -82,7 +84,8 @@ def test_config_check_reports_a_bad_route_with_its_path(tmp_path: Path) -> None:
         text=True,
         timeout=30,
     )
-    assert result.returncode == 1 and "routes.0.adapter" in result.stderr and "nowhere" in result.stderr
+    index = next(i for i, r in enumerate(yaml.safe_load(routes)["routes"]) if r["adapter"] == "nowhere")
+    assert result.returncode == 1 and f"routes.{index}.adapter" in result.stderr and "nowhere" in result.stderr
     good = subprocess.run(
         [HUB_BIN, "config", "check"],
         env={**os.environ, "HUB_CONFIG_DIR": str(ROOT / "config")},
