@@ -160,8 +160,9 @@ class BusinessHeaderFields(_Model):
     created_at: datetime | None = None  # None: the renderer stamps the time of rendering
 
 
-class InterbankTransfer(BusinessHeaderFields):
-    """What every interbank credit transfer (pacs.008, pacs.009) carries: ids, settlement, agents."""
+class InterbankPayment(BusinessHeaderFields):
+    """What a customer payment between agents (pacs.003, pacs.008, pacs.009) carries first: its ids and its
+    interbank settlement."""
 
     uetr: Uetr
     instruction_id: Reference | None = None
@@ -169,6 +170,11 @@ class InterbankTransfer(BusinessHeaderFields):
     settlement_amount: Money
     settlement_date: date
     settlement_method: SettlementMethod = SettlementMethod.INDA
+
+
+class InterbankTransfer(InterbankPayment):
+    """What every interbank credit transfer (pacs.008, pacs.009) carries: ids, settlement, agents."""
+
     instructing_agent: Bic | None = None
     instructed_agent: Bic | None = None
     instructing_reimbursement_agent: Bic | None = None
@@ -569,18 +575,12 @@ class PaymentInitiation(BusinessHeaderFields):
 
 
 @message_type("payment.direct_debit")
-class DirectDebit(BusinessHeaderFields):
+class DirectDebit(InterbankPayment):
     """A customer direct debit between agents (pacs.003; MT107), one transaction (CBPR+).
 
     `uetr` is always set; the debtor always has an account (pacs.003 DbtrAcct is mandatory); the
     settlement method is INDA, INGA or CLRG (pacs.003 has no cover method)."""
 
-    uetr: Uetr
-    instruction_id: Reference | None = None
-    end_to_end_id: Reference
-    settlement_amount: Money
-    settlement_date: date
-    settlement_method: SettlementMethod = SettlementMethod.INDA
     instructed_amount: Money | None = None
     exchange_rate: Decimal | None = Field(default=None, gt=0, max_digits=11, decimal_places=10)
     charge_bearer: ChargeBearer

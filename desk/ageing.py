@@ -5,8 +5,6 @@ what the network says is applied. Run by one hub instance at a time (the leader 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
@@ -18,10 +16,9 @@ from desk import PAYMENT_TYPES
 from desk.answers import apply_partner_status
 from desk.calendar import ChannelPolicy
 from routes.bus import publish_alert
-from routes.lease import LeaderLease
+from routes.lease import LeaderLease, cancel, every
 from store import Store
 
-log = logging.getLogger("hub.desk")
 SCAN_LIMIT = 500
 
 
@@ -42,16 +39,7 @@ class PaymentAgeing:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="payment-ageing")
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                if await self.lease.held():
-                    await self.run_once()
-            except Exception:  # a failed round must not end the loop; the next round retries
-                log.exception("payment ageing failed; retrying in %.0f s", self.interval_s)
+        self._task = every("payment-ageing", self.interval_s, self.lease.held, self.run_once)
 
     async def run_once(self) -> list[str]:
         """One round: the ids of the ageing payments found (each alerted once, enquired every round)."""
@@ -85,8 +73,5 @@ class PaymentAgeing:
             self._alerted.discard(message_id)
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
         await self.lease.release()

@@ -361,7 +361,7 @@ def admin_router(services: Services, auth: OperatorAuth) -> APIRouter:
         """The most recent reconciliation reports, newest first."""
         return [
             {"seq": r["seq"], "at": r["at"], "actor": r["actor"], "statement_id": r["target"], "report": r["detail"]}
-            for r in await s.store.audit_by_action(AUDIT_ACTION, limit)
+            for r in await s.store.audit_log(limit, action=AUDIT_ACTION)
         ]
 
     # -- keys and institutions --------------------------------------------------------------------

@@ -26,7 +26,6 @@ What a caller may rely on:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -35,6 +34,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from routes.lease import cancel, every
 
 if TYPE_CHECKING:
     # Types only: routes/config.py imports CanaryPolicy from here, and loading config (the CLI
@@ -171,23 +172,14 @@ class CanaryAnalysis:
     def start(self) -> None:
         """Run rounds in the background until `stop()`; a second call while running does nothing."""
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._loop(), name="canary-analysis")
+            self._task = every("canary-analysis", self.policy.interval_s, self._leads, self.run_once)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel(self._task)
+        self._task = None
 
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.policy.interval_s)
-            try:
-                if self.policy.enabled and await self.leader():
-                    await self.run_once()
-            except Exception:  # a failed round must not end the loop; the next round retries
-                log.exception("canary analysis failed; retrying in %.0f s", self.policy.interval_s)
+    async def _leads(self) -> bool:
+        return self.policy.enabled and await self.leader()
 
     async def run_once(self) -> list[Rollback]:
         """One round, whoever holds the lease: judge every candidate, roll back each breach, and

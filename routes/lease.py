@@ -7,14 +7,18 @@ expires; when the holder dies, the entry expires and another instance's create s
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import uuid
+from collections.abc import Awaitable, Callable
 
 from nats.js import JetStreamContext
 from nats.js.errors import BadRequestError, BucketNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 
 LEASE_BUCKET = "hub-leases"
+log = logging.getLogger("hub.lease")
 
 
 class LeaderLease:
@@ -52,3 +56,29 @@ class LeaderLease:
             with contextlib.suppress(KeyWrongLastSequenceError):  # already lost: nothing to give back
                 await self.kv.delete(self.name, last=self._revision)
             self._revision = None
+
+
+def every(
+    name: str, interval_s: float, leads: Callable[[], Awaitable[bool]], work: Callable[[], Awaitable[object]]
+) -> asyncio.Task[None]:
+    """Run `work` every `interval_s` while `leads()` says this instance holds the job's lease. A failed
+    round is logged and must not end the loop: the next round retries."""
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                if await leads():
+                    await work()
+            except Exception:
+                log.exception("%s failed; retrying in %.0f s", name, interval_s)
+
+    return asyncio.create_task(loop(), name=name)
+
+
+async def cancel(task: asyncio.Task[None] | None) -> None:
+    """Stop a task started by `every` (and wait until it has)."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

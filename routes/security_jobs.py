@@ -4,7 +4,6 @@ checkpoint, overdue four-eyes proposals expired, and alerts before keys and cert
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -14,7 +13,7 @@ from typing import Any
 from nats.js import JetStreamContext
 
 from routes.bus import publish_alert
-from routes.lease import LeaderLease
+from routes.lease import LeaderLease, cancel, every
 from security import jose
 from security.keystore import HUB, KeyStore, Purpose, Suite
 from security.tls import expiring as expiring_certificates
@@ -49,16 +48,7 @@ class SecurityJobs:
         return jose.sign_detached_with(body, self.keys.signer(HUB, Purpose.JOURNAL_CHECKPOINTS, Suite.JOSE))
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="security-jobs")
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                if await self.lease.held():
-                    await self.run_once()
-            except Exception:  # a failed round must not end the loop; the next round retries
-                log.exception("security jobs failed; retrying in %.0f s", self.interval_s)
+        self._task = every("security-jobs", self.interval_s, self.lease.held, self.run_once)
 
     async def run_once(self) -> Checkpoint:
         """One round: checkpoint, expire proposals, alert on what expires within warn_days."""
@@ -83,8 +73,5 @@ class SecurityJobs:
         log.warning("%s: %s", kind, fields)
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
         await self.lease.release()

@@ -638,24 +638,11 @@ class Store:
 
         await self._write(op)
 
-    async def audit_log(self, limit: int = 200) -> list[dict[str, Any]]:
-        async with self._session() as s:
-            rows = (await s.execute(select(AuditRow).order_by(AuditRow.seq.desc()).limit(limit))).scalars()
-            return [
-                {
-                    "seq": r.seq,
-                    "at": _aware(r.at).isoformat(),
-                    "actor": r.actor,
-                    "action": r.action,
-                    "target": r.target,
-                    "detail": json.loads(r.detail),
-                }
-                for r in rows
-            ]
-
-    async def audit_by_action(self, action: str, limit: int = 20) -> list[dict[str, Any]]:
-        """The newest audit records of one `action` (e.g. `reconciliation.report`), newest first."""
-        query = select(AuditRow).where(AuditRow.action == action).order_by(AuditRow.seq.desc()).limit(limit)
+    async def audit_log(self, limit: int = 200, action: str | None = None) -> list[dict[str, Any]]:
+        """The newest audit records, newest first; only those of `action` (`reconciliation.report`) if given."""
+        query = select(AuditRow).order_by(AuditRow.seq.desc()).limit(limit)
+        if action is not None:
+            query = query.where(AuditRow.action == action)
         async with self._session() as s:
             return [_audit_json(r) for r in (await s.execute(query)).scalars()]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from canonical.iso20022.group import read_group_header, write_group_header
 from canonical.iso20022.parties import read_account, read_agent, write_account, write_agent
 from canonical.iso20022.party_choice import read_party_choice, write_party_choice
 from canonical.iso20022.statements import (
@@ -16,7 +17,7 @@ from canonical.iso20022.statements import (
     read_date_choice,
     write_bank_transaction_code,
 )
-from canonical.iso20022.tree import Reader, Writer, iso_datetime
+from canonical.iso20022.tree import Reader, Writer, iso_datetime, new_document
 from canonical.payments import AccountNotification
 
 DEFINITION = "camt.054.001.08"
@@ -24,8 +25,7 @@ ROOT = "BkToCstmrDbtCdtNtfctn"
 
 
 def read(doc: Reader) -> AccountNotification:
-    msg = doc.find(ROOT)
-    assert msg is not None
+    msg = doc.child(ROOT)
     ntf = msg.find("Ntfctn")
     entry = ntf.find("Ntry") if ntf else None
     if ntf is None or entry is None:
@@ -34,8 +34,7 @@ def read(doc: Reader) -> AccountNotification:
     tx = entry.find("NtryDtls/TxDtls")
     return AccountNotification.model_validate(
         dict(
-            message_id=msg.need("GrpHdr/MsgId"),
-            created_at=msg.datetime("GrpHdr/CreDtTm"),
+            **read_group_header(msg),
             notification_id=ntf.need("Id"),
             account=read_account(ntf.find("Acct")),
             account_currency=ntf.text("Acct/Ccy"),
@@ -93,11 +92,8 @@ def _write_transaction(entry: Writer, an: AccountNotification) -> None:
 
 
 def write(an: AccountNotification, now: datetime) -> Writer:
-    doc = Writer.root(f"urn:iso:std:iso:20022:tech:xsd:{DEFINITION}", "Document")
-    msg = doc.add(ROOT)
-    hdr = msg.add("GrpHdr")
-    hdr.add("MsgId", an.message_id)
-    hdr.add("CreDtTm", iso_datetime(an.created_at or now))
+    doc, msg = new_document(DEFINITION, ROOT)
+    write_group_header(msg, an, now)
     ntf = msg.add("Ntfctn")
     ntf.add("Id", an.notification_id)
     _write_account(ntf, an)

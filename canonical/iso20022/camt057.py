@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from canonical.cash import ExpectedCredit, NoticeToReceive
+from canonical.iso20022.group import read_group_header, write_group_header
 from canonical.iso20022.parties import read_account, read_agent, write_account, write_agent
 from canonical.iso20022.party_choice import read_party_choice, write_party_choice
-from canonical.iso20022.tree import Reader, Writer, iso_datetime
+from canonical.iso20022.tree import Reader, Writer, new_document
 
 DEFINITION = "camt.057.001.06"
 ROOT = "NtfctnToRcv"
@@ -29,16 +30,11 @@ def _read_item(item: Reader) -> ExpectedCredit:
 
 
 def read(doc: Reader) -> NoticeToReceive:
-    msg = doc.find(ROOT)
-    assert msg is not None  # the XSD has already checked the root element
-    ntf = msg.find("Ntfctn")
-    if ntf is None:
-        msg.need("Ntfctn")  # raises, naming the missing element
-    assert ntf is not None
+    msg = doc.child(ROOT)
+    ntf = msg.child("Ntfctn")
     return NoticeToReceive.model_validate(
         dict(
-            message_id=msg.need("GrpHdr/MsgId"),
-            created_at=msg.datetime("GrpHdr/CreDtTm"),
+            **read_group_header(msg),
             notification_id=ntf.need("Id"),
             account=read_account(ntf.find("Acct")),
             expected_value_date=ntf.date("XpctdValDt"),
@@ -61,11 +57,8 @@ def _write_item(ntf: Writer, credit: ExpectedCredit) -> None:
 
 def write(notice: NoticeToReceive, now: datetime) -> Writer:
     """The Document in XSD order; the items' debtors are written as parties (Dbtr/Pty)."""
-    doc = Writer.root(f"urn:iso:std:iso:20022:tech:xsd:{DEFINITION}", "Document")
-    msg = doc.add(ROOT)
-    hdr = msg.add("GrpHdr")
-    hdr.add("MsgId", notice.message_id)
-    hdr.add("CreDtTm", iso_datetime(notice.created_at or now))
+    doc, msg = new_document(DEFINITION, ROOT)
+    write_group_header(msg, notice, now)
     ntf = msg.add("Ntfctn")
     ntf.add("Id", notice.notification_id)
     write_account(ntf, "Acct", notice.account)

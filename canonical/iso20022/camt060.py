@@ -10,9 +10,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from canonical.cash import AccountReportingRequest, FloorLimit, ReportingRequest, RequestedTransactions
+from canonical.iso20022.group import read_group_header, write_group_header
 from canonical.iso20022.parties import read_account, read_agent, read_bic, write_account, write_agent, write_bic
 from canonical.iso20022.party_choice import read_party_choice, write_party_choice
-from canonical.iso20022.tree import Reader, Writer, amount_text, iso_datetime
+from canonical.iso20022.tree import Reader, Writer, amount_text, new_document
 
 DEFINITION = "camt.060.001.05"
 ROOT = "AcctRptgReq"
@@ -59,14 +60,9 @@ def _read_request(r: Reader) -> ReportingRequest:
 
 
 def read(doc: Reader) -> AccountReportingRequest:
-    msg = doc.find(ROOT)
-    assert msg is not None  # the XSD has already checked the root element
+    msg = doc.child(ROOT)
     return AccountReportingRequest.model_validate(
-        dict(
-            message_id=msg.need("GrpHdr/MsgId"),
-            created_at=msg.datetime("GrpHdr/CreDtTm"),
-            requests=[_read_request(r) for r in msg.all("RptgReq")],
-        )
+        dict(**read_group_header(msg), requests=[_read_request(r) for r in msg.all("RptgReq")])
     )
 
 
@@ -94,11 +90,8 @@ def _write_request(msg: Writer, request: ReportingRequest) -> None:
 
 
 def write(request: AccountReportingRequest, now: datetime) -> Writer:
-    doc = Writer.root(f"urn:iso:std:iso:20022:tech:xsd:{DEFINITION}", "Document")
-    msg = doc.add(ROOT)
-    hdr = msg.add("GrpHdr")
-    hdr.add("MsgId", request.message_id)
-    hdr.add("CreDtTm", iso_datetime(request.created_at or now))
+    doc, msg = new_document(DEFINITION, ROOT)
+    write_group_header(msg, request, now)
     for r in request.requests:
         _write_request(msg, r)
     return doc

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from canonical.cash import ChargesPaymentNotification
-from canonical.iso20022.charges import read_record, single_record, write_record
+from canonical.iso20022.charges import read_record, write_record
 from canonical.iso20022.parties import read_account, write_account
 from canonical.iso20022.tree import Reader, Writer
 
@@ -14,14 +14,12 @@ ROOT = "ChrgsPmtNtfctn"
 
 
 def read(doc: Reader) -> ChargesPaymentNotification:
-    msg, record = single_record(doc, ROOT)
+    fields, record = read_record(doc, ROOT)
     return ChargesPaymentNotification.model_validate(
-        dict(**read_record(msg, record), charges_account=read_account(record.find("ChrgsAcct")))
+        dict(**fields, charges_account=read_account(record.find("ChrgsAcct")))
     )
 
 
 def write(notification: ChargesPaymentNotification, now: datetime) -> Writer:
-    def account(record: Writer) -> None:
-        write_account(record, "ChrgsAcct", notification.charges_account)
-
-    return write_record(DEFINITION, ROOT, notification, now, account)
+    account = notification.charges_account
+    return write_record(DEFINITION, ROOT, notification, now, lambda record: write_account(record, "ChrgsAcct", account))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from canonical.cash import ChargesPaymentRequest
-from canonical.iso20022.charges import read_record, single_record, write_record
+from canonical.iso20022.charges import read_record, write_record
 from canonical.iso20022.parties import read_agent, write_agent
 from canonical.iso20022.tree import Reader, Writer
 
@@ -14,14 +14,12 @@ ROOT = "ChrgsPmtReq"
 
 
 def read(doc: Reader) -> ChargesPaymentRequest:
-    msg, record = single_record(doc, ROOT)
+    fields, record = read_record(doc, ROOT)
     return ChargesPaymentRequest.model_validate(
-        dict(**read_record(msg, record), charges_account_agent=read_agent(record.find("ChrgsAcctAgt")))
+        dict(**fields, charges_account_agent=read_agent(record.find("ChrgsAcctAgt")))
     )
 
 
 def write(request: ChargesPaymentRequest, now: datetime) -> Writer:
-    def account(record: Writer) -> None:
-        write_agent(record, "ChrgsAcctAgt", request.charges_account_agent)
-
-    return write_record(DEFINITION, ROOT, request, now, account)
+    agent = request.charges_account_agent
+    return write_record(DEFINITION, ROOT, request, now, lambda record: write_agent(record, "ChrgsAcctAgt", agent))

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from canonical.iso20022.references import read_original, write_original
-from canonical.iso20022.tree import Reader, Writer, iso_datetime
+from canonical.iso20022.tree import Reader, Writer, iso_datetime, new_document
 from canonical.payments import CancellationRequest, CancellationResolution, InvestigationFields, ResolutionStatus
 
 CAMT056 = "camt.056.001.08"
@@ -20,8 +20,7 @@ _TX_STATUS = {ResolutionStatus.CNCL: "ACCR", ResolutionStatus.RJCR: "RJCR", Reso
 
 def _read_case_frame(msg: Reader, case: Reader | None, case_tag: str) -> dict[str, Any]:
     if case is None:
-        msg.need(case_tag)  # raises, naming the missing element
-    assert case is not None
+        raise msg.missing(case_tag)
     return dict(
         assignment_id=msg.need("Assgnmt/Id"),
         assigner=msg.need(f"Assgnmt/Assgnr/{_AGENT_BIC}"),
@@ -48,12 +47,8 @@ def _write_case(w: Writer, tag: str, inv: InvestigationFields) -> None:
 
 def read_request(doc: Reader) -> CancellationRequest:
     """The one Undrlyg/TxInf; the case is read from TxInf (CBPR+) or, failing that, the message level."""
-    msg = doc.find("FIToFIPmtCxlReq")
-    assert msg is not None  # the XSD has already checked the root element
-    tx = msg.find("Undrlyg/TxInf")
-    if tx is None:
-        msg.need("Undrlyg/TxInf")
-    assert tx is not None
+    msg = doc.child("FIToFIPmtCxlReq")
+    tx = msg.child("Undrlyg/TxInf")
     return CancellationRequest.model_validate(
         dict(
             **_read_case_frame(msg, tx.find("Case") or msg.find("Case"), "Undrlyg/TxInf/Case"),
@@ -69,8 +64,7 @@ def read_request(doc: Reader) -> CancellationRequest:
 
 def write_request(cr: CancellationRequest, now: datetime) -> Writer:
     """The Document in XSD order, with the case on the transaction (where CBPR+ puts it)."""
-    doc = Writer.root(f"urn:iso:std:iso:20022:tech:xsd:{CAMT056}", "Document")
-    msg = doc.add("FIToFIPmtCxlReq")
+    doc, msg = new_document(CAMT056, "FIToFIPmtCxlReq")
     _write_assignment(msg, cr, now)
     tx = msg.add("Undrlyg/TxInf")
     tx.opt("CxlId", cr.cancellation_id)
@@ -87,12 +81,8 @@ def write_request(cr: CancellationRequest, now: datetime) -> Writer:
 
 def read_resolution(doc: Reader) -> CancellationResolution:
     """The one CxlDtls/TxInfAndSts; the status is the case status (Sts/Conf)."""
-    msg = doc.find("RsltnOfInvstgtn")
-    assert msg is not None  # the XSD has already checked the root element
-    tx = msg.find("CxlDtls/TxInfAndSts")
-    if tx is None:
-        msg.need("CxlDtls/TxInfAndSts")
-    assert tx is not None
+    msg = doc.child("RsltnOfInvstgtn")
+    tx = msg.child("CxlDtls/TxInfAndSts")
     return CancellationResolution.model_validate(
         dict(
             **_read_case_frame(msg, msg.find("RslvdCase"), "RslvdCase"),
@@ -109,8 +99,7 @@ def read_resolution(doc: Reader) -> CancellationResolution:
 
 def write_resolution(res: CancellationResolution, now: datetime) -> Writer:
     """The Document in XSD order; TxCxlSts is derived from the status (CNCL -> ACCR)."""
-    doc = Writer.root(f"urn:iso:std:iso:20022:tech:xsd:{CAMT029}", "Document")
-    msg = doc.add("RsltnOfInvstgtn")
+    doc, msg = new_document(CAMT029, "RsltnOfInvstgtn")
     _write_assignment(msg, res, now)
     _write_case(msg, "RslvdCase", res)
     msg.add("Sts/Conf", res.status.value)

@@ -12,28 +12,27 @@ from typing import Any
 
 from canonical.cash import ChargesFields
 from canonical.errors import RejectedInput, Violation
+from canonical.iso20022.group import read_group_header, write_group_header
 from canonical.iso20022.parties import read_agent, write_agent
 from canonical.iso20022.statements import read_date_choice
-from canonical.iso20022.tree import Reader, Writer, element_path, iso_datetime
+from canonical.iso20022.tree import Reader, Writer, element_path, new_document
 
 
-def single_record(doc: Reader, root: str) -> tuple[Reader, Reader]:
-    """The message element and its one Chrgs/Sngl; RejectedInput `single_charges_record` otherwise."""
-    msg = doc.find(root)
-    assert msg is not None  # the XSD has already checked the root element
+def read_record(doc: Reader, root: str) -> tuple[dict[str, Any], Reader]:
+    """The ChargesFields of message `root` (validated by the caller's model) and its one Chrgs/Sngl, where the
+    caller reads its charges account; RejectedInput `single_charges_record` when there is no single record."""
+    msg = doc.child(root)
     record = msg.find("Chrgs/Sngl")
     if record is None:
         loc = f"{element_path(msg.el)}/Chrgs/Sngl"
         detail = "charges per transaction or per type have no single-record form"
         raise RejectedInput("charges not translatable", [Violation(loc, "single_charges_record", detail)])
-    return msg, record
+    return _read_fields(msg, record), record
 
 
-def read_record(msg: Reader, record: Reader) -> dict[str, Any]:
-    """The ChargesFields of a message and its record (validated by the caller's model)."""
+def _read_fields(msg: Reader, record: Reader) -> dict[str, Any]:
     return dict(
-        message_id=msg.need("GrpHdr/MsgId"),
-        created_at=msg.datetime("GrpHdr/CreDtTm"),
+        **read_group_header(msg),
         charges_id=record.text("ChrgsId"),
         underlying=dict(
             message_id=record.text("UndrlygTx/MsgId"),
@@ -56,11 +55,8 @@ def write_record(
     definition: str, root: str, charges: ChargesFields, now: datetime, account: Callable[[Writer], None]
 ) -> Writer:
     """The Document in XSD order; `account` writes what sits between DbtrAgt and Tp (the charges account)."""
-    doc = Writer.root(f"urn:iso:std:iso:20022:tech:xsd:{definition}", "Document")
-    msg = doc.add(root)
-    hdr = msg.add("GrpHdr")
-    hdr.add("MsgId", charges.message_id)
-    hdr.add("CreDtTm", iso_datetime(charges.created_at or now))
+    doc, msg = new_document(definition, root)
+    write_group_header(msg, charges, now)
     record = msg.add("Chrgs/Sngl")
     record.opt("ChrgsId", charges.charges_id)
     u = charges.underlying

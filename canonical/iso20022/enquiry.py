@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from canonical.iso20022.group import read_group_header, write_group_header
 from canonical.iso20022.parties import read_bic, write_bic
 from canonical.iso20022.references import read_original, write_original
-from canonical.iso20022.tree import Reader, Writer, iso_datetime
+from canonical.iso20022.tree import Reader, Writer, new_document
 from canonical.payments import StatusRequest
 
 DEFINITION = "pacs.028.001.05"
@@ -15,16 +16,11 @@ ROOT = "FIToFIPmtStsReq"
 
 def read(doc: Reader) -> StatusRequest:
     """The request's one TxInf; RejectedInput (path + `required`) if it is missing."""
-    msg = doc.find(ROOT)
-    assert msg is not None  # the XSD has already checked the root element
-    tx = msg.find("TxInf")
-    if tx is None:
-        msg.need("TxInf")  # raises, naming the missing element
-    assert tx is not None
+    msg = doc.child(ROOT)
+    tx = msg.child("TxInf")
     return StatusRequest.model_validate(
         dict(
-            message_id=msg.need("GrpHdr/MsgId"),
-            created_at=msg.datetime("GrpHdr/CreDtTm"),
+            **read_group_header(msg),
             status_request_id=tx.text("StsReqId"),
             original=read_original(tx),
             instructing_agent=read_bic(tx, "InstgAgt"),
@@ -37,11 +33,8 @@ def read(doc: Reader) -> StatusRequest:
 
 def write(sr: StatusRequest, now: datetime) -> Writer:
     """The Document, in XSD order; the agents go on the transaction, where CBPR+ puts them."""
-    doc = Writer.root(f"urn:iso:std:iso:20022:tech:xsd:{DEFINITION}", "Document")
-    msg = doc.add(ROOT)
-    hdr = msg.add("GrpHdr")
-    hdr.add("MsgId", sr.message_id)
-    hdr.add("CreDtTm", iso_datetime(sr.created_at or now))
+    doc, msg = new_document(DEFINITION, ROOT)
+    write_group_header(msg, sr, now)
     tx = msg.add("TxInf")
     tx.opt("StsReqId", sr.status_request_id)
     write_original(tx, sr.original)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from canonical.iso20022.group import read_group_header, write_group_header
 from canonical.iso20022.pain001 import read_initiating_party, write_initiating_party
 from canonical.iso20022.parties import read_agent, read_bic, read_party, write_agent, write_bic, write_party
 from canonical.iso20022.single import need_uetr, only
-from canonical.iso20022.tree import Reader, Writer, amount_text, iso_datetime
+from canonical.iso20022.transfer import write_payment
+from canonical.iso20022.tree import Reader, Writer, amount_text, new_document
 from canonical.payments import DirectDebit
 
 DEFINITION = "pacs.003.001.08"
@@ -17,14 +19,12 @@ ROOT = "FIToFICstmrDrctDbt"
 
 def read(doc: Reader) -> DirectDebit:
     """The one DrctDbtTxInf; RejectedInput naming the element without UETR or with more transactions."""
-    msg = doc.find(ROOT)
-    assert msg is not None  # the XSD has already checked the root element
+    msg = doc.child(ROOT)
     tx = only(msg, "DrctDbtTxInf")
     rate = tx.text("XchgRate")
     return DirectDebit.model_validate(
         dict(
-            message_id=msg.need("GrpHdr/MsgId"),
-            created_at=msg.datetime("GrpHdr/CreDtTm"),
+            **read_group_header(msg),
             settlement_method=msg.need("GrpHdr/SttlmInf/SttlmMtd"),
             instruction_id=tx.text("PmtId/InstrId"),
             end_to_end_id=tx.need("PmtId/EndToEndId"),
@@ -50,20 +50,12 @@ def read(doc: Reader) -> DirectDebit:
 
 def write(dd: DirectDebit, now: datetime) -> Writer:
     """The Document in XSD order; the agents go on the transaction."""
-    doc = Writer.root(f"urn:iso:std:iso:20022:tech:xsd:{DEFINITION}", "Document")
-    msg = doc.add(ROOT)
-    hdr = msg.add("GrpHdr")
-    hdr.add("MsgId", dd.message_id)
-    hdr.add("CreDtTm", iso_datetime(dd.created_at or now))
+    doc, msg = new_document(DEFINITION, ROOT)
+    hdr = write_group_header(msg, dd, now)
     hdr.add("NbOfTxs", "1")
     hdr.add("SttlmInf/SttlmMtd", dd.settlement_method.value)
     tx = msg.add("DrctDbtTxInf")
-    pid = tx.add("PmtId")
-    pid.opt("InstrId", dd.instruction_id)
-    pid.add("EndToEndId", dd.end_to_end_id)
-    pid.add("UETR", dd.uetr)
-    tx.money("IntrBkSttlmAmt", dd.settlement_amount)
-    tx.add("IntrBkSttlmDt", dd.settlement_date.isoformat())
+    write_payment(tx, dd)
     tx.money("InstdAmt", dd.instructed_amount)
     if dd.exchange_rate is not None:
         tx.add("XchgRate", amount_text(dd.exchange_rate))

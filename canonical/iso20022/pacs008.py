@@ -15,10 +15,8 @@ ROOT = "FIToFICstmrCdtTrf"
 
 
 def read(doc: Reader) -> CreditTransfer:
-    msg = doc.find(ROOT)
-    assert msg is not None  # the XSD guarantees the root
-    tx = msg.find("CdtTrfTxInf")
-    assert tx is not None
+    msg = doc.child(ROOT)
+    tx = msg.child("CdtTrfTxInf")
     rate = tx.text("XchgRate")
     return CreditTransfer.model_validate(
         dict(

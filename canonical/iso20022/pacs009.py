@@ -24,9 +24,8 @@ ROOT = "FICdtTrf"
 
 
 def read(doc: Reader) -> FiTransfer:
-    msg = doc.find(ROOT)
-    tx = msg.find("CdtTrfTxInf") if msg else None
-    assert msg is not None and tx is not None  # the XSD guarantees both
+    msg = doc.child(ROOT)
+    tx = msg.child("CdtTrfTxInf")
     underlying = tx.find("UndrlygCstmrCdtTrf")
     return FiTransfer.model_validate(
         dict(

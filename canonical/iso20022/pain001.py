@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+from canonical.iso20022.group import read_group_header, write_group_header
 from canonical.iso20022.parties import read_account, read_agent, read_party, write_account, write_agent, write_party
 from canonical.iso20022.single import only
-from canonical.iso20022.tree import Reader, Writer, amount_text, iso_datetime
+from canonical.iso20022.tree import Reader, Writer, amount_text, new_document
 from canonical.payments import InitiatingParty, PaymentInitiation
 
 DEFINITION = "pain.001.001.09"
@@ -51,15 +52,13 @@ def _execution_date(pmt: Reader) -> date:
 
 def read(doc: Reader) -> PaymentInitiation:
     """The one PmtInf and its one CdtTrfTxInf; RejectedInput (`cbpr_single_transaction`) if there are more."""
-    msg = doc.find(ROOT)
-    assert msg is not None  # the XSD has already checked the root element
+    msg = doc.child(ROOT)
     pmt = only(msg, "PmtInf")
     tx = only(pmt, "CdtTrfTxInf")
     rate = tx.text("XchgRateInf/XchgRate")
     return PaymentInitiation.model_validate(
         dict(
-            message_id=msg.need("GrpHdr/MsgId"),
-            created_at=msg.datetime("GrpHdr/CreDtTm"),
+            **read_group_header(msg),
             authorisation=msg.text("GrpHdr/Authstn/Prtry"),
             initiating_party=read_initiating_party(msg.find("GrpHdr/InitgPty")),
             payment_information_id=pmt.need("PmtInfId"),
@@ -124,11 +123,8 @@ def _write_transaction(pmt: Writer, pi: PaymentInitiation) -> None:
 
 def write(pi: PaymentInitiation, now: datetime) -> Writer:
     """The Document in XSD order: the group header, one PmtInf (TRF) and its one transaction."""
-    doc = Writer.root(f"urn:iso:std:iso:20022:tech:xsd:{DEFINITION}", "Document")
-    msg = doc.add(ROOT)
-    hdr = msg.add("GrpHdr")
-    hdr.add("MsgId", pi.message_id)
-    hdr.add("CreDtTm", iso_datetime(pi.created_at or now))
+    doc, msg = new_document(DEFINITION, ROOT)
+    hdr = write_group_header(msg, pi, now)
     hdr.opt("Authstn/Prtry", pi.authorisation)
     hdr.add("NbOfTxs", "1")
     write_initiating_party(hdr, "InitgPty", pi.initiating_party)

@@ -13,10 +13,10 @@ from canonical.iso20022.tree import Reader, element_path
 def only(parent: Reader, path: str) -> Reader:
     """The one element at `path` under `parent`; RejectedInput (`required` / `cbpr_single_transaction`)."""
     found = parent.all(path)
-    where = f"{element_path(parent.el)}/{path}"
     if not found:
-        raise RejectedInput("missing element", [Violation(where, "required", "this element is mandatory")])
+        raise parent.missing(path)
     if len(found) > 1:
+        where = f"{element_path(parent.el)}/{path}"
         detail = f"CBPR+ carries one transaction per message, got {len(found)}"
         raise RejectedInput("more than one transaction", [Violation(where, "cbpr_single_transaction", detail)])
     return found[0]

@@ -10,8 +10,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from canonical.iso20022.group import read_group_header, write_group_header
 from canonical.iso20022.parties import read_account, write_account
-from canonical.iso20022.tree import Reader, Writer, amount_text, iso_datetime
+from canonical.iso20022.tree import Reader, Writer, amount_text, iso_datetime, new_document
 from canonical.payments import (
     AccountReport,
     AccountReportFields,
@@ -88,16 +89,11 @@ def _read_entry(e: Reader) -> StatementEntry:
 
 
 def _read(doc: Reader, root: str, report: str) -> dict[str, Any]:
-    msg = doc.find(root)
-    assert msg is not None  # the XSD has already checked the root element
-    rpt = msg.find(report)
-    if rpt is None:
-        msg.need(report)  # raises, naming the missing element
-    assert rpt is not None
+    msg = doc.child(root)
+    rpt = msg.child(report)
     sequence = rpt.text("ElctrncSeqNb")
     return dict(
-        message_id=msg.need("GrpHdr/MsgId"),
-        created_at=msg.datetime("GrpHdr/CreDtTm"),
+        **read_group_header(msg),
         report_id=rpt.need("Id"),
         sequence_number=int(sequence) if sequence is not None else None,
         period_from=rpt.datetime("FrToDt/FrDtTm"),
@@ -130,11 +126,8 @@ def _write_entry(rpt: Writer, entry: StatementEntry) -> None:
 
 
 def _write(definition: str, root: str, report: str, r: AccountReportFields, now: datetime) -> Writer:
-    doc = Writer.root(f"urn:iso:std:iso:20022:tech:xsd:{definition}", "Document")
-    msg = doc.add(root)
-    hdr = msg.add("GrpHdr")
-    hdr.add("MsgId", r.message_id)
-    hdr.add("CreDtTm", iso_datetime(r.created_at or now))
+    doc, msg = new_document(definition, root)
+    hdr = write_group_header(msg, r, now)
     extra = r if isinstance(r, AccountReport) else None
     if extra is not None and extra.original_request_id is not None:
         hdr.add("OrgnlBizQry/MsgId", extra.original_request_id)
@@ -194,9 +187,8 @@ def write_statement(statement: AccountStatement, now: datetime) -> Writer:
 
 def read_report(doc: Reader) -> AccountReport:
     fields = _read(doc, "BkToCstmrAcctRpt", "Rpt")
-    msg = doc.find("BkToCstmrAcctRpt")
-    rpt = msg.find("Rpt") if msg else None
-    assert msg is not None and rpt is not None  # _read has checked both
+    msg = doc.child("BkToCstmrAcctRpt")
+    rpt = msg.child("Rpt")
     return AccountReport.model_validate(
         dict(
             **fields,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from canonical.iso20022.group import read_group_header, write_group_header
 from canonical.iso20022.parties import read_bic, read_party, write_bic, write_party
 from canonical.iso20022.references import read_original, write_original
-from canonical.iso20022.tree import Reader, Writer, iso_datetime
+from canonical.iso20022.tree import Reader, Writer, new_document
 from canonical.payments import Party, PaymentReturn, StatusReport
 
 PACS002 = "pacs.002.001.10"
@@ -14,16 +15,11 @@ PACS004 = "pacs.004.001.09"
 
 
 def read_status(doc: Reader) -> StatusReport:
-    msg = doc.find("FIToFIPmtStsRpt")
-    tx = msg.find("TxInfAndSts") if msg else None
-    assert msg is not None
-    if tx is None:
-        msg.need("TxInfAndSts")  # raises, naming the missing element
-    assert tx is not None
+    msg = doc.child("FIToFIPmtStsRpt")
+    tx = msg.child("TxInfAndSts")
     return StatusReport.model_validate(
         dict(
-            message_id=msg.need("GrpHdr/MsgId"),
-            created_at=msg.datetime("GrpHdr/CreDtTm"),
+            **read_group_header(msg),
             original=read_original(tx),
             status=tx.need("TxSts"),
             reason_code=tx.text("StsRsnInf/Rsn/Cd"),
@@ -35,11 +31,8 @@ def read_status(doc: Reader) -> StatusReport:
 
 
 def write_status(sr: StatusReport, now: datetime) -> Writer:
-    doc = Writer.root(f"urn:iso:std:iso:20022:tech:xsd:{PACS002}", "Document")
-    msg = doc.add("FIToFIPmtStsRpt")
-    hdr = msg.add("GrpHdr")
-    hdr.add("MsgId", sr.message_id)
-    hdr.add("CreDtTm", iso_datetime(sr.created_at or now))
+    doc, msg = new_document(PACS002, "FIToFIPmtStsRpt")
+    write_group_header(msg, sr, now)
     tx = msg.add("TxInfAndSts")
     write_original(tx, sr.original)
     tx.add("TxSts", sr.status.value)
@@ -59,16 +52,11 @@ def _chain_party(r: Reader | None) -> Party | None:
 
 
 def read_return(doc: Reader) -> PaymentReturn:
-    msg = doc.find("PmtRtr")
-    tx = msg.find("TxInf") if msg else None
-    assert msg is not None
-    if tx is None:
-        msg.need("TxInf")
-    assert tx is not None
+    msg = doc.child("PmtRtr")
+    tx = msg.child("TxInf")
     return PaymentReturn.model_validate(
         dict(
-            message_id=msg.need("GrpHdr/MsgId"),
-            created_at=msg.datetime("GrpHdr/CreDtTm"),
+            **read_group_header(msg),
             settlement_method=msg.need("GrpHdr/SttlmInf/SttlmMtd"),
             return_id=tx.text("RtrId"),
             original=read_original(tx),
@@ -90,11 +78,8 @@ def read_return(doc: Reader) -> PaymentReturn:
 
 
 def write_return(pr: PaymentReturn, now: datetime) -> Writer:
-    doc = Writer.root(f"urn:iso:std:iso:20022:tech:xsd:{PACS004}", "Document")
-    msg = doc.add("PmtRtr")
-    hdr = msg.add("GrpHdr")
-    hdr.add("MsgId", pr.message_id)
-    hdr.add("CreDtTm", iso_datetime(pr.created_at or now))
+    doc, msg = new_document(PACS004, "PmtRtr")
+    hdr = write_group_header(msg, pr, now)
     hdr.add("NbOfTxs", "1")
     hdr.add("SttlmInf/SttlmMtd", pr.settlement_method.value)
     tx = msg.add("TxInf")

@@ -60,9 +60,20 @@ class Reader:
     def need(self, path: str) -> str:
         value = self.text(path)
         if not value:
-            where = f"{element_path(self.el)}/{path}"
-            raise RejectedInput("missing element", [Violation(where, "required", "this element is mandatory")])
+            raise self.missing(path)
         return value
+
+    def child(self, path: str) -> Reader:
+        """The (first) element at `path`; RejectedInput (path + `required`) when there is none."""
+        found = self.find(path)
+        if found is None:
+            raise self.missing(path)
+        return found
+
+    def missing(self, path: str) -> RejectedInput:
+        """The error of a mandatory element missing at `path`, naming it."""
+        where = f"{element_path(self.el)}/{path}"
+        return RejectedInput("missing element", [Violation(where, "required", "this element is mandatory")])
 
     def texts(self, path: str) -> list[str]:
         return [e.text or "" for e in self.el.iterfind(_qualified(self.ns, path))]
@@ -112,6 +123,12 @@ class Writer:
     def money(self, path: str, money: Money | None) -> None:
         if money is not None:
             self.add(path, amount_text(money.amount), Ccy=money.currency)
+
+
+def new_document(definition: str, root: str) -> tuple[Writer, Writer]:
+    """The Document of message definition `definition` and its message element `root`."""
+    doc = Writer.root(f"{ISO_NS}{definition}", "Document")
+    return doc, doc.add(root)
 
 
 def amount_text(amount: Decimal) -> str:

@@ -18,7 +18,7 @@ from canonical.payments import CancellationRequest, CancellationResolution, Orig
 from canonical.swift_mt.blocks import MtHeader
 from canonical.swift_mt.common import Mt192, Mt196, Mt292, Mt296
 from canonical.swift_mt.fields import FieldError, ValueDateAmount
-from canonical.swift_mt.to_mt import mt_header, x_text
+from canonical.swift_mt.to_mt import ISO_MESSAGE, mt_header, not_carried, x_line, x_text
 from canonical.swift_mt.values import MessageReference
 
 # CBPR+ camt.056 CxlRsnInf/Rsn/Cd and camt.029 CxlStsRsnInf/Rsn/Cd code sets.
@@ -118,7 +118,7 @@ def _lines(texts: list[str], width: int, what: str, warnings: list[str]) -> list
     out: list[str] = []
     for text in texts:
         clean = x_text(text, what, len(text), warnings)
-        out += [clean[i : i + width] for i in range(0, len(clean), width)]
+        out += [x_line(clean[i : i + width], what, width, warnings) for i in range(0, len(clean), width)]
     return out
 
 
@@ -197,9 +197,7 @@ def mt196_to_resolution(mt: Mt196) -> tuple[CancellationResolution, list[str]]:
     payment_reference, reference = _original_of_answer(mt)
     settlement = _settlement(mt.original_fields)
     _date_warning(reference, settlement.value_date if settlement else None, warnings)
-    for tag, present in (("77A", mt.narrative_answer), ("79", mt.narrative)):
-        if present:
-            warnings.append(f"{tag}: not carried in the ISO 20022 message")
+    not_carried((("77A", mt.narrative_answer), ("79", mt.narrative)), ISO_MESSAGE, warnings)
     resolution = CancellationResolution(
         assignment_id=mt.sender_reference,
         assigner=mt.header.sender_bic,

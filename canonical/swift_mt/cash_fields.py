@@ -7,21 +7,18 @@ invented.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
-from canonical.errors import RejectedInput, Violation
 from canonical.money import Money
 from canonical.payments import Account, Agent, Party, PostalAddress, iban_is_valid
 from canonical.swift_mt.fields import CurrencyAmount, FieldError, PartyField, ValueDateAmount, check_decimals
-from canonical.swift_mt.to_mt import x_text
+from canonical.swift_mt.mapping import refuse
+from canonical.swift_mt.to_mt import narrative, x_line
 from canonical.swift_mt.values import DateTimeIndication
 
 NO_REFERENCE = "NONREF"  # field 21 when there is no related reference
-
-
-def refuse(loc: str, rule: str, detail: str) -> RejectedInput:
-    return RejectedInput("not translatable", [Violation(loc, rule, detail)])
 
 
 def money_of(amount: CurrencyAmount) -> Money:
@@ -34,6 +31,20 @@ def currency_amount(money: Money) -> CurrencyAmount:
 
 def dated_amount(day: date, money: Money) -> ValueDateAmount:
     return ValueDateAmount.dated(day, money.currency, money.amount)
+
+
+def check_repeated(
+    amounts: Sequence[CurrencyAmount], limit: int, what: str, amount_tag: str, currency_rule: str
+) -> None:
+    """The network rules on the repeated sequences of an MT (the cheques of an MT110, the notices of an MT210):
+    at most `limit` of them (rule C1), every `amount_tag` in one currency (rule `currency_rule`); RejectedInput
+    naming the field otherwise."""
+    if len(amounts) > limit:
+        raise refuse("4:21", f"too_many_{what}s", f"rule C1: at most {limit} {what}s, got {len(amounts)}")
+    currencies = {a.currency for a in amounts}
+    if len(currencies) > 1:
+        detail = f"rule {currency_rule}: one currency for every {amount_tag}, got {sorted(currencies)}"
+        raise refuse(f"4:{amount_tag}", f"{what}_currency", detail)
 
 
 def check_amount(amount: Decimal, currency: str, loc: str) -> None:
@@ -107,8 +118,10 @@ def party_of(field: PartyField | None, tag: str, warnings: list[str]) -> Party |
     return Party(name=name, account=account, address=PostalAddress(lines=address[:3]) if address else None)
 
 
-def agent_of(field: PartyField | None, tag: str, warnings: list[str]) -> Agent | None:
-    """An institution field (52a, 56a, 57a): by BIC (A) or name and address (D); B is a location only."""
+def agent_of(field: PartyField | None, tag: str, warnings: list[str], *, address_lines: int | None = 3) -> Agent | None:
+    """An institution field (52a, 56a, 57a): by BIC (A) or name and address (D); B is a location only.
+
+    Of a D, the first `address_lines` address lines are kept (None: all of them, which the model then checks)."""
     if field is None:
         return None
     if field.identifier:
@@ -117,7 +130,7 @@ def agent_of(field: PartyField | None, tag: str, warnings: list[str]) -> Agent |
         return Agent(bic=field.bic)
     if field.option == "D" and field.lines:
         name, *address = field.lines
-        return Agent(name=name, address=PostalAddress(lines=address[:3]) if address else None)
+        return Agent(name=name, address=PostalAddress(lines=address[:address_lines]) if address else None)
     warnings.append(f"{tag}: option {field.option or 'none'} cannot be carried")
     return None
 
@@ -125,7 +138,7 @@ def agent_of(field: PartyField | None, tag: str, warnings: list[str]) -> Agent |
 def _address_lines(address: PostalAddress | None, tag: str, warnings: list[str]) -> list[str]:
     if address is None:
         return []
-    lines = [x_text(line, f"{tag} address", 35, warnings) for line in address.lines]
+    lines = [x_line(line, f"{tag} address", 35, warnings) for line in address.lines]
     structured = [address.street, address.building_number, address.post_code, address.town, address.country]
     if any(structured):
         text = " ".join(p for p in structured if p)
@@ -151,7 +164,7 @@ def party_field(
         return PartyField(option=bic_option, identifier=identifier, bic=party.bic)
     if party.bic:
         warnings.append(f"{tag}: BIC {party.bic} not carried next to the name")
-    lines = [x_text(party.name or "", f"{tag} name", 35, warnings), *_address_lines(party.address, tag, warnings)]
+    lines = [x_line(party.name or "", f"{tag} name", 35, warnings), *_address_lines(party.address, tag, warnings)]
     if len(lines) > 4:
         warnings.append(f"{tag}: only 4 name and address lines fit")
     return PartyField(option=name_option, identifier=identifier, lines=lines[:4])
@@ -165,7 +178,7 @@ def agent_field(agent: Agent | None, tag: str, warnings: list[str]) -> PartyFiel
         if agent.name:
             warnings.append(f"{tag}A: name not carried next to the BIC")
         return PartyField(option="A", bic=agent.bic)
-    lines = [x_text(agent.name or "", f"{tag} name", 35, warnings), *_address_lines(agent.address, tag, warnings)]
+    lines = [x_line(agent.name or "", f"{tag} name", 35, warnings), *_address_lines(agent.address, tag, warnings)]
     if len(lines) > 4:
         warnings.append(f"{tag}D: only 4 name and address lines fit")
     return PartyField(option="D", lines=lines[:4])
@@ -200,14 +213,6 @@ def joined(lines: list[str]) -> str | None:
     return "".join(lines) or None
 
 
-def narrative(text: str | None, width: int, max_lines: int, what: str, warnings: list[str]) -> list[str]:
-    """`text` cut into at most `max_lines` lines of `width` SWIFT x characters (with a warning when cut)."""
-    if not text:
-        return []
-    clean = x_text(text, what, width * max_lines, warnings)
-    return [clean[i : i + width] for i in range(0, len(clean), width)]
-
-
 def limited(text: str | None, width: int, what: str, warnings: list[str]) -> str | None:
     """MT narrative carried into an ISO element of at most `width` characters (with a warning when cut)."""
     if text is None:
@@ -215,11 +220,6 @@ def limited(text: str | None, width: int, what: str, warnings: list[str]) -> str
     if len(text) > width:
         warnings.append(f"{what}: truncated to {width} characters")
     return text[:width]
-
-
-def reference(value: str, what: str, warnings: list[str]) -> str:
-    """A reference as field 20 or 21 holds it (16 x characters)."""
-    return x_text(value, what, 16, warnings)
 
 
 def related(value: str) -> str | None:

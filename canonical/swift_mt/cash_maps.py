@@ -4,6 +4,10 @@ and cheques (MT110, MT111, MT112)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from types import UnionType
+from typing import Any
+
 from pydantic import BaseModel
 
 from canonical.cash import (
@@ -40,29 +44,24 @@ from canonical.swift_mt.statements import Mt920, Mt941, Mt942
 from canonical.swift_mt.transfers import Mt110, Mt111, Mt112, Mt210
 
 Translated = tuple[BaseModel, list[str]]
+# The translations of the cash management MTs, by MT.
+_TO_CANONICAL: tuple[tuple[type[MtMessage] | UnionType, Callable[[Any], Translated]], ...] = (
+    (Mt900 | Mt910, confirmation_to_notification),
+    (Mt941 | Mt942, report_to_canonical),
+    (Mt920, mt920_to_request),
+    (Mt210, mt210_to_notice),
+    (Mt190, mt190_to_notification),  # and MT290
+    (Mt191, mt191_to_request),  # and MT291
+    (Mt110, mt110_to_presentment),
+    (Mt111, mt111_to_stop_request),
+    (Mt112, mt112_to_stop_report),
+)
 
 
 def cash_to_canonical(mt: MtMessage) -> Translated | None:
     """The canonical payload and warnings of a cash management MT; None for any other MT."""
-    if isinstance(mt, Mt900 | Mt910):
-        return confirmation_to_notification(mt)
-    if isinstance(mt, Mt941 | Mt942):
-        return report_to_canonical(mt)
-    if isinstance(mt, Mt920):
-        return mt920_to_request(mt)
-    if isinstance(mt, Mt210):
-        return mt210_to_notice(mt)
-    if isinstance(mt, Mt190):  # and MT290
-        return mt190_to_notification(mt)
-    if isinstance(mt, Mt191):  # and MT291
-        return mt191_to_request(mt)
-    if isinstance(mt, Mt110):
-        return mt110_to_presentment(mt)
-    if isinstance(mt, Mt111):
-        return mt111_to_stop_request(mt)
-    if isinstance(mt, Mt112):
-        return mt112_to_stop_report(mt)
-    return None
+    translate = next((f for kind, f in _TO_CANONICAL if isinstance(mt, kind)), None)
+    return None if translate is None else translate(mt)
 
 
 def cash_to_mt(

@@ -21,13 +21,11 @@ from canonical.swift_mt.cash_fields import (
     joined,
     limited,
     money_of,
-    narrative,
-    reference,
-    refuse,
     related,
 )
 from canonical.swift_mt.common import Mt190, Mt191, Mt290, Mt291
-from canonical.swift_mt.to_mt import mt_header
+from canonical.swift_mt.mapping import refuse
+from canonical.swift_mt.to_mt import mt_header, narrative, not_carried, reference
 from canonical.swift_mt.values import DatedMarkedAmount
 
 RECORD = "Chrgs/Sngl"
@@ -157,9 +155,7 @@ def request_to_mt191(
 ) -> tuple[Mt191, list[str]]:
     """payment.charges_request -> MT191 (MT291 for an FI transfer, or with `category_2`) and the warnings."""
     warnings: list[str] = []
-    for what, present in (("CdtDbtInd", r.credit_debit), ("ValDt", r.value_date)):
-        if present:
-            warnings.append(f"{RECORD}/{what}: not carried in MT191")
+    not_carried((("CdtDbtInd", r.credit_debit), ("ValDt", r.value_date)), "MT191", warnings, prefix=f"{RECORD}/")
     fi = _fi_category(r, category_2)
     model = Mt291 if fi else Mt191
     values = _common_mt(r, "291" if fi else "191", sender, receiver, warnings)

@@ -28,19 +28,18 @@ from canonical.payments import Party
 from canonical.swift_mt.cash_fields import (
     agent_field,
     agent_of,
+    check_repeated,
     currency_amount,
     dated_amount,
     joined,
     limited,
     money_of,
-    narrative,
     party_field,
     party_of,
-    reference,
-    refuse,
 )
 from canonical.swift_mt.fields import CurrencyAmount, PartyField, ValueDateAmount
-from canonical.swift_mt.to_mt import mt_header
+from canonical.swift_mt.mapping import refuse
+from canonical.swift_mt.to_mt import mt_header, narrative, not_carried, reference
 from canonical.swift_mt.transfers import Cheque, Mt110, Mt111, Mt112
 
 MAX_CHEQUES = 10
@@ -73,11 +72,7 @@ def _presented(cheque: Cheque, n: int, warnings: list[str]) -> PresentedCheque:
 def mt110_to_presentment(mt: Mt110) -> tuple[ChequePresentmentNotification, list[str]]:
     """MT110 -> payment.cheque_presentment; RejectedInput for more than 10 cheques or mixed currencies."""
     warnings: list[str] = []
-    if len(mt.cheques) > MAX_CHEQUES:
-        raise refuse("4:21", "too_many_cheques", f"rule C1: at most {MAX_CHEQUES} cheques, got {len(mt.cheques)}")
-    currencies = {c.amount.currency for c in mt.cheques}
-    if len(currencies) > 1:
-        raise refuse("4:32a", "cheque_currency", f"rule C2: one currency for every 32a, got {sorted(currencies)}")
+    check_repeated([c.amount for c in mt.cheques], MAX_CHEQUES, "cheque", "32a", "C2")
     for tag, present in (("53a", mt.senders_correspondent), ("54a", mt.receivers_correspondent)):
         if present:
             warnings.append(f"{tag}: not carried (camt.107 has no correspondents)")
@@ -99,9 +94,8 @@ def _cheque_warnings(cheque: ChequeFields, loc: str, warnings: list[str]) -> Non
     original = cheque.original_instruction_id if isinstance(cheque, StopChequeFields) else None
     # The 32A date is ValDt in camt.107 but StlDt in camt.108 / camt.109, which have no value date.
     settlement = cheque.settlement_date if isinstance(cheque, PresentedCheque) else None
-    for what, present in (("InstrId", cheque.instruction_id), ("OrgnlInstrId", original), ("StlDt", settlement)):
-        if present:
-            warnings.append(f"{loc}/{what}: not carried in MT")
+    dropped = (("InstrId", cheque.instruction_id), ("OrgnlInstrId", original), ("StlDt", settlement))
+    not_carried(dropped, "MT", warnings, prefix=f"{loc}/")
 
 
 def _mt_cheque(cheque: PresentedCheque, n: int, warnings: list[str]) -> Cheque:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from types import UnionType
+from typing import Any
 
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
@@ -58,33 +60,39 @@ from canonical.swift_mt.translate import mt103_to_credit_transfer, mt202_to_fi_t
 Clock = Callable[[], datetime]
 CBPR_SERVICE = "swift.cbprplus.02"
 COVER_SERVICE = "swift.cbprplus.cov.02"
+# The translations of the payment MTs (the cash management ones are in cash_maps), by MT.
+_TO_CANONICAL: tuple[tuple[type[MtMessage] | UnionType, Callable[[Any], tuple[BaseModel, list[str]]]], ...] = (
+    (Mt103, mt103_to_credit_transfer),
+    (Mt202, mt202_to_fi_transfer),
+    (Mt205, mt205_to_fi_transfer),  # and MT205COV
+    (Mt200, mt200_to_fi_transfer),
+    (Mt101, mt101_to_initiation),
+    (Mt107, mt107_to_direct_debit),
+    (Mt204, mt204_to_fi_direct_debit),
+    (Mt199, mt199_to_status),  # and MT299
+    (Mt940 | Mt950, statement_to_canonical),
+    (Mt192, mt192_to_request),  # and MT292
+    (Mt196, mt196_to_resolution),  # and MT296
+)
+# The translations to MT that take the payload, the sender and the receiver only, by payload type.
+_TO_MT: tuple[tuple[type[BaseModel], Callable[[Any, str, str], tuple[MtMessage, list[str]]]], ...] = (
+    (PaymentReturn, return_to_mt),
+    (StatusReport, status_to_mt199),
+    (PaymentInitiation, initiation_to_mt101),
+    (DirectDebit, direct_debit_to_mt107),
+    (FiDirectDebit, fi_direct_debit_to_mt204),
+    (AccountStatement, canonical_to_statement),
+    (CancellationRequest, request_to_mt192),
+    (CancellationResolution, resolution_to_mt196),
+)
 
 
 def _mapped(mt: MtMessage) -> tuple[BaseModel, list[str]]:
     if isinstance(mt, Mt103 | Mt202 | Mt205) and is_return(mt.sender_to_receiver_information):
         return mt103_to_return(mt) if isinstance(mt, Mt103) else mt202_to_return(mt)
-    if isinstance(mt, Mt103):
-        return mt103_to_credit_transfer(mt)
-    if isinstance(mt, Mt202):
-        return mt202_to_fi_transfer(mt)
-    if isinstance(mt, Mt205):  # and MT205COV
-        return mt205_to_fi_transfer(mt)
-    if isinstance(mt, Mt200):
-        return mt200_to_fi_transfer(mt)
-    if isinstance(mt, Mt101):
-        return mt101_to_initiation(mt)
-    if isinstance(mt, Mt107):
-        return mt107_to_direct_debit(mt)
-    if isinstance(mt, Mt204):
-        return mt204_to_fi_direct_debit(mt)
-    if isinstance(mt, Mt199):  # and MT299
-        return mt199_to_status(mt)
-    if isinstance(mt, Mt940 | Mt950):
-        return statement_to_canonical(mt)
-    if isinstance(mt, Mt192):  # and MT292
-        return mt192_to_request(mt)
-    if isinstance(mt, Mt196):  # and MT296
-        return mt196_to_resolution(mt)
+    translate = next((f for kind, f in _TO_CANONICAL if isinstance(mt, kind)), None)
+    if translate is not None:
+        return translate(mt)
     cash = cash_to_canonical(mt)
     if cash is not None:
         return cash
@@ -146,28 +154,15 @@ def to_mt(
     category 2 form; RejectedInput (`mt_type_not_available`)
     if the payload has no such MT form."""
     mt: MtMessage
+    translate = next((f for kind, f in _TO_MT if isinstance(payload, kind)), None)
     if isinstance(payload, CreditTransfer):
         mt, warnings = credit_transfer_to_mt103(payload, sender, receiver, possible_duplicate)
     elif isinstance(payload, FiTransfer) and mt_type == "205":
         mt, warnings = fi_transfer_to_mt205(payload, sender, receiver, possible_duplicate)
     elif isinstance(payload, FiTransfer):
         mt, warnings = fi_transfer_to_mt202(payload, sender, receiver, possible_duplicate)
-    elif isinstance(payload, PaymentReturn):
-        mt, warnings = return_to_mt(payload, sender, receiver)
-    elif isinstance(payload, StatusReport):
-        mt, warnings = status_to_mt199(payload, sender, receiver)
-    elif isinstance(payload, PaymentInitiation):
-        mt, warnings = initiation_to_mt101(payload, sender, receiver)
-    elif isinstance(payload, DirectDebit):
-        mt, warnings = direct_debit_to_mt107(payload, sender, receiver)
-    elif isinstance(payload, FiDirectDebit):
-        mt, warnings = fi_direct_debit_to_mt204(payload, sender, receiver)
-    elif isinstance(payload, AccountStatement):
-        mt, warnings = canonical_to_statement(payload, sender, receiver)
-    elif isinstance(payload, CancellationRequest):
-        mt, warnings = request_to_mt192(payload, sender, receiver)
-    elif isinstance(payload, CancellationResolution):
-        mt, warnings = resolution_to_mt196(payload, sender, receiver)
+    elif translate is not None:
+        mt, warnings = translate(payload, sender, receiver)
     elif (cash := cash_to_mt(payload, sender, receiver, mt_type)) is not None:
         mt, warnings = cash
     else:

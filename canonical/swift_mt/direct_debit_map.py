@@ -14,12 +14,9 @@ from __future__ import annotations
 from canonical.payments import DirectDebit, FiDirectDebit, Party, SettlementMethod
 from canonical.swift_mt.fields import CurrencyAmount, PartyField
 from canonical.swift_mt.mapping import (
-    NOT_PROVIDED,
     account_of,
-    agent_field,
     agent_or,
     amount_field,
-    identifier_of,
     institution,
     instructing_party,
     instructing_party_field,
@@ -32,30 +29,34 @@ from canonical.swift_mt.mapping import (
     rate_text,
     refuse,
 )
-from canonical.swift_mt.to_mt import CHARGES_TO_MT, _chunks, mt_header, x_text
+from canonical.swift_mt.to_mt import (
+    CHARGES_TO_MT,
+    ISO_MESSAGE,
+    NOT_PROVIDED,
+    agent_field,
+    identifier_of,
+    mt_header,
+    narrative,
+    not_carried,
+    x_text,
+)
 from canonical.swift_mt.transfers import Mt107, Mt107Transaction, Mt204, Mt204Transaction
-from canonical.swift_mt.translate import CHARGES_TO_MX, _party, _uetr
+from canonical.swift_mt.translate import CHARGES_TO_MX, customer_of, uetr_of
 from canonical.swift_mt.values import Total
-
-
-def _warn_dropped(fields: tuple[tuple[str, object], ...], warnings: list[str]) -> None:
-    for tag, present in fields:
-        if present:
-            warnings.append(f"{tag}: not carried in the ISO 20022 message")
 
 
 def _customer(field: PartyField | None, tag: str, warnings: list[str]) -> Party | None:
     if field is not None and field.option == "A":
         return Party(bic=field.bic, account=account_of(field.identifier))
-    return _party(field, tag, warnings)
+    return customer_of(field, tag, warnings)
 
 
 def mt107_to_direct_debit(mt: Mt107) -> tuple[DirectDebit, list[str]]:
     """MT107 (one sequence B) -> payment.direct_debit; RejectedInput naming the field when it cannot be carried."""
     b = one_transaction(mt.transactions, "21", "pacs.003")
     warnings: list[str] = []
-    uetr = _uetr(mt.header)
-    _warn_dropped(
+    uetr = uetr_of(mt.header)
+    not_carried(
         (
             ("23E", mt.instruction_code or b.instruction_code),
             ("21E", mt.registration_reference or b.registration_reference),
@@ -67,6 +68,7 @@ def mt107_to_direct_debit(mt: Mt107) -> tuple[DirectDebit, list[str]]:
             ("71G", b.receivers_charges or mt.sum_of_receivers_charges),
             ("53a", mt.senders_correspondent),
         ),
+        ISO_MESSAGE,
         warnings,
     )
     if (b.amount.currency, b.amount.amount) != (mt.settlement_amount.currency, mt.settlement_amount.amount):
@@ -127,7 +129,7 @@ def direct_debit_to_mt107(dd: DirectDebit, sender: str, receiver: str) -> tuple[
         amount=amount,
         debtors_bank=agent_field(dd.debtor_agent, "57", warnings, omit_bic=receiver),
         debtor=party_field(dd.debtor, "59", "DrctDbtTxInf/Dbtr", warnings),
-        remittance_information=_chunks("".join(dd.remittance_information), 35, 4, "RmtInf", warnings),
+        remittance_information=narrative("".join(dd.remittance_information), 35, 4, "RmtInf", warnings),
         original_amount=amount_field(dd.instructed_amount),
         details_of_charges=CHARGES_TO_MT[dd.charge_bearer],
         exchange_rate=rate_text(dd.exchange_rate),
@@ -149,7 +151,7 @@ def mt204_to_fi_direct_debit(mt: Mt204) -> tuple[FiDirectDebit, list[str]]:
     """MT204 (one sequence B) -> payment.fi_direct_debit; RejectedInput naming the field when it cannot be carried."""
     b = one_transaction(mt.transactions, "20", "pacs.010")
     warnings: list[str] = []
-    uetr = _uetr(mt.header)
+    uetr = uetr_of(mt.header)
     if b.related_reference is None:
         warnings.append(f"EndToEndId set to {NOT_PROVIDED}: no 21 related reference")
     creditor_agent, creditor_agent_account = institution(mt.account_with_institution, "57a", warnings)

@@ -7,14 +7,13 @@ MT200 has no related reference, so EndToEndId is NOTPROVIDED (warned).
 
 from __future__ import annotations
 
-from canonical.money import Money
 from canonical.payments import FiTransfer
 from canonical.swift_mt.fields import PartyField
-from canonical.swift_mt.mapping import NOT_PROVIDED, refuse
+from canonical.swift_mt.mapping import refuse
 from canonical.swift_mt.messages import Mt202
-from canonical.swift_mt.to_mt import fi_transfer_to_mt202
+from canonical.swift_mt.to_mt import NOT_PROVIDED, fi_transfer_to_mt202
 from canonical.swift_mt.transfers import Mt200, Mt205
-from canonical.swift_mt.translate import _bic, _uetr, mt202_to_fi_transfer
+from canonical.swift_mt.translate import bic_of, mt202_to_fi_transfer, transfer_fields
 
 
 def as_mt202(mt: Mt205) -> Mt202:
@@ -33,19 +32,12 @@ def mt200_to_fi_transfer(mt: Mt200) -> tuple[FiTransfer, list[str]]:
     if mt.senders_correspondent is not None:
         warnings.append("53B: the Sender's account to debit is not carried")
     sender = mt.header.sender_bic
-    creditor_agent = _bic(mt.account_with_institution, "57a", warnings)
+    creditor_agent = bic_of(mt.account_with_institution, "57a", warnings)
     if creditor_agent is None:
         raise refuse(f"4:57{mt.account_with_institution.option}", "bic_required", "pacs.009 needs the BIC (57A)")
     transfer = FiTransfer(
-        message_id=mt.sender_reference,
-        uetr=_uetr(mt.header),
-        instruction_id=mt.sender_reference,
-        end_to_end_id=NOT_PROVIDED,
-        settlement_amount=Money(currency=mt.settlement.currency, amount=mt.settlement.amount),
-        settlement_date=mt.settlement.value_date,
-        instructing_agent=sender,
-        instructed_agent=mt.header.receiver_bic,
-        intermediary_agent=_bic(mt.intermediary, "56a", warnings),
+        **transfer_fields(mt, NOT_PROVIDED),
+        intermediary_agent=bic_of(mt.intermediary, "56a", warnings),
         debtor=sender,  # an own-account transfer: the Sender's funds go to its account at 57a
         creditor_agent=creditor_agent,
         creditor=sender,

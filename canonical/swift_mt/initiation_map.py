@@ -18,10 +18,8 @@ from canonical.payments import CreditorAgentInstruction, InitiatingParty, Instru
 from canonical.swift_mt.fields import CurrencyAmount, PartyField
 from canonical.swift_mt.mapping import (
     account_of,
-    agent_field,
     agent_or,
     amount_field,
-    identifier_of,
     institution,
     instructing_party,
     instructing_party_field,
@@ -32,9 +30,18 @@ from canonical.swift_mt.mapping import (
     rate_text,
     refuse,
 )
-from canonical.swift_mt.to_mt import CHARGES_TO_MT, _chunks, mt_header, x_text
+from canonical.swift_mt.to_mt import (
+    CHARGES_TO_MT,
+    ISO_MESSAGE,
+    agent_field,
+    identifier_of,
+    mt_header,
+    narrative,
+    not_carried,
+    x_text,
+)
 from canonical.swift_mt.transfers import Mt101, Mt101Transaction
-from canonical.swift_mt.translate import CHARGES_TO_MX, _party
+from canonical.swift_mt.translate import CHARGES_TO_MX, customer_of
 
 CATEGORY_PURPOSES = frozenset({"CORT", "INTC"})  # 23E codes that are ExternalCategoryPurpose1 codes too
 TO_CREDITOR_AGENT = {"CHQB": CreditorAgentInstruction.CHQB, "PHON": CreditorAgentInstruction.PHOB}
@@ -48,7 +55,7 @@ def _ordering_customer(field: PartyField, warnings: list[str]) -> Party:
     """50G (account + BIC), 50H (account + name and address) or 50F (structured) as the debtor."""
     if field.option == "G":
         return Party(bic=field.bic, account=account_of(field.identifier))
-    party = _party(field, "50a", warnings)
+    party = customer_of(field, "50a", warnings)
     assert party is not None
     return party
 
@@ -114,9 +121,7 @@ def mt101_to_initiation(mt: Mt101) -> tuple[PaymentInitiation, list[str]]:
     warnings: list[str] = []
     if mt.message_index != "1/1":
         warnings.append(f"28D: message index {mt.message_index} not carried (pain.001 is one message)")
-    for tag, present in (("51A", mt.sending_institution), ("77B", b.regulatory_reporting)):
-        if present:
-            warnings.append(f"{tag}: not carried in the ISO 20022 message")
+    not_carried((("51A", mt.sending_institution), ("77B", b.regulatory_reporting)), ISO_MESSAGE, warnings)
     if b.original_amount is not None and b.amount.amount != 0:
         warnings.append("33B: original ordered amount not carried (32B is the instructed amount)")
     ordering = mt.ordering_customer or b.ordering_customer
@@ -133,7 +138,7 @@ def mt101_to_initiation(mt: Mt101) -> tuple[PaymentInitiation, list[str]]:
     for tag, account in (("57a", creditor_agent_account), ("56a", intermediary_account)):
         if account is not None:
             warnings.append(f"{tag}: account of the institution not carried")
-    creditor = _party(b.beneficiary, "59a", warnings)
+    creditor = customer_of(b.beneficiary, "59a", warnings)
     assert creditor is not None  # 59a is mandatory
     codes = _instructions(b.instruction_codes, warnings)
     instructed, equivalent, transfer_currency = _amounts(b)
@@ -209,7 +214,7 @@ def _transaction(pi: PaymentInitiation, warnings: list[str]) -> Mt101Transaction
         intermediary=agent_field(pi.intermediary_agent, "56", warnings),
         account_with_institution=agent_field(pi.creditor_agent, "57", warnings),
         beneficiary=party_field(pi.creditor, "59", "CdtTrfTxInf/Cdtr", warnings),
-        remittance_information=_chunks("".join(pi.remittance_information), 35, 4, "RmtInf", warnings),
+        remittance_information=narrative("".join(pi.remittance_information), 35, 4, "RmtInf", warnings),
         original_amount=original,
         details_of_charges=CHARGES_TO_MT[pi.charge_bearer],
         charges_account=identifier_of(pi.charges_account),

@@ -12,10 +12,9 @@ from canonical.errors import RejectedInput, Violation
 from canonical.money import Money
 from canonical.payments import Account, Agent, InitiatingParty, Party, PostalAddress, iban_is_valid
 from canonical.swift_mt.fields import CurrencyAmount, FieldError, PartyField, format_amount, parse_decimal
-from canonical.swift_mt.to_mt import _party_field, x_text
+from canonical.swift_mt.to_mt import customer_field, x_text
 
 T = TypeVar("T")
-NOT_PROVIDED = "NOTPROVIDED"  # the CBPR+ translation placeholder for an absent end-to-end id
 _CODE = re.compile(r" (?=/[A-Z0-9]{1,8}/)")
 
 
@@ -40,10 +39,6 @@ def account_of(identifier: str | None) -> Account | None:
     if value[:2] in ("C/", "D/"):  # the debit / credit mark some options put in front of the account
         value = value[2:]
     return Account(iban=value) if iban_is_valid(value) else Account(other=value[:34])
-
-
-def identifier_of(account: Account | None) -> str | None:
-    return None if account is None else "/" + account.identifier
 
 
 def institution(field: PartyField | None, tag: str, warnings: list[str]) -> tuple[Agent | None, Account | None]:
@@ -72,25 +67,12 @@ def agent_or(field: PartyField | None, tag: str, default_bic: str, warnings: lis
     return agent or Agent(bic=default_bic)
 
 
-def agent_field(agent: Agent | None, tag: str, warnings: list[str], omit_bic: str | None = None) -> PartyField | None:
-    """An Agent as option A (BIC) or D (name and address); None when absent or the implied `omit_bic`."""
-    if agent is None or (agent.bic is not None and agent.bic == omit_bic):
-        return None
-    if agent.bic:
-        return PartyField(option="A", bic=agent.bic)
-    lines = [x_text(agent.name or "", f"{tag} name", 35, warnings)]
-    lines += [x_text(line, f"{tag} address", 35, warnings) for line in (agent.address.lines if agent.address else [])]
-    if len(lines) > 4:
-        warnings.append(f"{tag}: only 4 name and address lines fit")
-    return PartyField(option="D", lines=lines[:4])
-
-
 def party_field(party: Party, tag: str, where: str, warnings: list[str]) -> PartyField:
     """A customer as option A (a BIC alone) or as name and address lines, with its account line; RejectedInput
     naming the MX element `where` when the party has neither a name nor a BIC."""
     if party.name is None and party.bic is None:
         raise refuse(where, "party_identification", f"field {tag}a needs the party's name or BIC")
-    return _party_field(party, tag, warnings)
+    return customer_field(party, tag, warnings)
 
 
 def instructing_party(field: PartyField | None) -> InitiatingParty | None:

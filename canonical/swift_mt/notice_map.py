@@ -13,15 +13,15 @@ from canonical.swift_mt.cash_fields import (
     account_of,
     agent_field,
     agent_of,
+    check_repeated,
     currency_amount,
     money_of,
     party_field,
     party_of,
-    reference,
-    refuse,
 )
 from canonical.swift_mt.fields import PartyField
-from canonical.swift_mt.to_mt import mt_header
+from canonical.swift_mt.mapping import refuse
+from canonical.swift_mt.to_mt import mt_header, not_carried, reference
 from canonical.swift_mt.transfers import Mt210, Mt210Notice
 
 MAX_NOTICES = 10
@@ -39,11 +39,7 @@ def _debtor(field: PartyField | None, n: int, warnings: list[str]) -> Party | No
 def mt210_to_notice(mt: Mt210) -> tuple[NoticeToReceive, list[str]]:
     """MT210 -> payment.notice_to_receive; RejectedInput for more than 10 notices or mixed currencies."""
     warnings: list[str] = []
-    if len(mt.notices) > MAX_NOTICES:
-        raise refuse("4:21", "too_many_notices", f"rule C1: at most {MAX_NOTICES} notices, got {len(mt.notices)}")
-    currencies = {n.amount.currency for n in mt.notices}
-    if len(currencies) > 1:
-        raise refuse("4:32B", "notice_currency", f"rule C3: one currency for every 32B, got {sorted(currencies)}")
+    check_repeated([n.amount for n in mt.notices], MAX_NOTICES, "notice", "32B", "C3")
     items = [
         ExpectedCredit(
             item_id=notice.related_reference,
@@ -72,9 +68,7 @@ def _mt_notice(item: ExpectedCredit, n: int, warnings: list[str]) -> Mt210Notice
     if item.debtor is not None and debtor_agent is not None:
         warnings.append(f"{loc}/DbtrAgt: not carried (MT210 rule C2: 50a or 52a, not both)")
         debtor_agent = None
-    for what, present in (("EndToEndId", item.end_to_end_id), ("UETR", item.uetr)):
-        if present:
-            warnings.append(f"{loc}/{what}: not carried in MT210")
+    not_carried((("EndToEndId", item.end_to_end_id), ("UETR", item.uetr)), "MT210", warnings, prefix=f"{loc}/")
     debtor = item.debtor
     if debtor is not None and debtor.account is not None:
         warnings.append(f"{loc}/Dbtr: account not carried in 50a")

@@ -21,19 +21,16 @@ from canonical.swift_mt.cash_fields import (
     limited,
     moment_of,
     money_of,
-    narrative,
     party_field,
     party_of,
-    reference,
-    refuse,
     related,
 )
 from canonical.swift_mt.common import Mt900, Mt910
 from canonical.swift_mt.fields import ValueDateAmount
-from canonical.swift_mt.to_mt import mt_header
+from canonical.swift_mt.mapping import refuse
+from canonical.swift_mt.to_mt import NOT_PROVIDED, mt_header, narrative, not_carried, reference
 
 Confirmation = Mt900 | Mt910
-NOT_PROVIDED = "NOTPROVIDED"
 _ENTRY = "Ntfctn/Ntry"
 _TX = "Ntfctn/Ntry/NtryDtls/TxDtls"
 
@@ -84,15 +81,14 @@ def _related_reference(an: AccountNotification, warnings: list[str]) -> str:
 
 
 def _dropped(an: AccountNotification, sender: str, warnings: list[str]) -> None:
-    for what, present in (
+    dropped = (
         ("Acct/Ccy", an.account_currency),
         ("Ntry/NtryRef", an.entry_reference),
         ("Ntry/BkTxCd", an.bank_transaction_code),
         ("Acct/Svcr", an.account_servicer not in (None, sender)),
         ("TxDtls/RltdDts/IntrBkSttlmDt", an.value_date and an.settlement_date not in (None, an.value_date)),
-    ):
-        if present:
-            warnings.append(f"{what}: not carried in MT")
+    )
+    not_carried(dropped, "MT", warnings)
 
 
 def _mt900(an: AccountNotification, common: dict[str, object], warnings: list[str]) -> Mt900:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from canonical.payments import AccountReport, Balance, CreditDebit, EntryTotals
+from canonical.payments import AccountReport, Balance, EntryTotals
 from canonical.swift_mt.cash_fields import (
     account_and_owner,
     account_field,
@@ -21,20 +21,16 @@ from canonical.swift_mt.cash_fields import (
     joined,
     limited,
     moment_of,
-    narrative,
-    reference,
-    refuse,
 )
-from canonical.swift_mt.entry_lines import entry_of, line_of
+from canonical.swift_mt.entry_lines import balance_of, entry_of, line_of, mt_balance_of, mt_entries
 from canonical.swift_mt.fields import format_amount
+from canonical.swift_mt.mapping import refuse
 from canonical.swift_mt.statements import Mt941, Mt942
-from canonical.swift_mt.statements import StatementEntry as MtEntry
-from canonical.swift_mt.to_mt import mt_header
+from canonical.swift_mt.to_mt import mt_header, narrative, reference
 from canonical.swift_mt.values import Balance as MtBalance
 from canonical.swift_mt.values import DateTimeIndication, EntrySummary, FloorLimit, StatementNumber
 
 Report = Mt941 | Mt942
-BALANCE_TYPES = {"60F": "OPBD", "62F": "CLBD", "64": "CLAV", "65": "FWAV"}
 # Which camt.052 balance each MT941 balance field takes, in order of preference.
 MT941_BALANCES = {"60F": ("OPBD", "PRCD"), "62F": ("CLBD", "ITBD"), "64": ("CLAV", "ITAV")}
 
@@ -42,13 +38,7 @@ MT941_BALANCES = {"60F": ("OPBD", "PRCD"), "62F": ("CLBD", "ITBD"), "64": ("CLAV
 def _balance(mt: MtBalance, currency: str) -> Balance:
     if mt.currency != currency:
         raise refuse(f"4:{mt.tag}", "balance_currency", f"{mt.currency} differs from {currency}")
-    return Balance(
-        type=BALANCE_TYPES[mt.tag],
-        currency=mt.currency,
-        amount=mt.amount,
-        credit_debit=CreditDebit.CRDT if mt.mark == "C" else CreditDebit.DBIT,
-        as_of=mt.value_date,
-    )
+    return balance_of(mt)
 
 
 def _totals(summary: EntrySummary | None, currency: str) -> EntryTotals | None:
@@ -114,9 +104,7 @@ def _summary(totals: EntryTotals | None, option: str, currency: str) -> EntrySum
 def _mt_balance(balance: Balance, tag: str, currency: str) -> MtBalance:
     if balance.currency != currency:
         raise refuse(f"Rpt/Bal[{balance.type}]/Amt", "balance_currency", f"account is {currency}")
-    mark = "C" if balance.credit_debit is CreditDebit.CRDT else "D"
-    text = format_amount(balance.amount)
-    return MtBalance(tag=tag, mark=mark, value_date=balance.as_of, currency=currency, amount=balance.amount, text=text)
+    return mt_balance_of(balance, tag)
 
 
 def _mt941_balances(report: AccountReport, warnings: list[str]) -> dict[str, object]:
@@ -193,10 +181,7 @@ def report_to_mt(
         warnings.append(f"Bal {b.type}: MT942 has no balances")
     warnings.append(f"34F: camt.052 has no floor limit; {currency}0, (every entry reported) used")
     lines = [line_of(e, currency, n, warnings) for n, e in enumerate(report.entries, 1)]
-    entries = [
-        MtEntry(line=line, information=[f"/UETR/{e.uetr}"] if e.uetr else [])
-        for line, e in zip(lines, report.entries, strict=True)
-    ]
+    entries = mt_entries(lines, report.entries)
     mt = Mt942.model_validate(
         {
             **common,

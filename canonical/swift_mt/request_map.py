@@ -19,10 +19,11 @@ from canonical.cash import (
     RequestedTransactions,
 )
 from canonical.payments import Agent, CreditDebit
-from canonical.swift_mt.cash_fields import account_of, reference, refuse
+from canonical.swift_mt.cash_fields import account_of
 from canonical.swift_mt.fields import format_amount
+from canonical.swift_mt.mapping import refuse
 from canonical.swift_mt.statements import Mt920, StatementRequest
-from canonical.swift_mt.to_mt import mt_header
+from canonical.swift_mt.to_mt import mt_header, not_carried, reference
 from canonical.swift_mt.values import FloorLimit as MtFloorLimit
 
 STATEMENT = "camt.053.001.08"
@@ -151,16 +152,15 @@ def _mt_request(group: list[ReportingRequest], n: int, sender: str, warnings: li
 
 def _dropped(r: ReportingRequest, loc: str, sender: str, message: str, warnings: list[str]) -> None:
     owner = r.account_owner_agent
-    for what, present in (
+    dropped = (
         ("Id", r.request_id),
         ("AcctOwnr", r.account_owner_party is not None or (owner is not None and owner.bic != sender)),
         ("AcctSvcr", r.account_servicer),
         ("ReqdBalTp", r.balance_types),
         ("ReqdTxTp", r.transactions is not None and message != "942"),
         ("ReqdTxTp/Sts", r.transactions is not None and r.transactions.status != BOOKED),
-    ):
-        if present:
-            warnings.append(f"{loc}/{what}: not carried in MT")
+    )
+    not_carried(dropped, "MT", warnings, prefix=f"{loc}/")
 
 
 def request_to_mt920(request: AccountReportingRequest, sender: str, receiver: str) -> tuple[Mt920, list[str]]:

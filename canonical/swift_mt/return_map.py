@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
-from canonical.money import Money
 from canonical.payments import OriginalReference, Party, PaymentReturn
 from canonical.swift_mt.fields import PartyField, ValueDateAmount
 from canonical.swift_mt.mapping import amount_field, money, party_field, refuse
 from canonical.swift_mt.messages import Mt103, Mt202
-from canonical.swift_mt.to_mt import CHARGES_TO_MT, mt_header, x_text
+from canonical.swift_mt.to_mt import CHARGES_TO_MT, mt_header, not_carried, x_text
 from canonical.swift_mt.transfers import Mt205
-from canonical.swift_mt.translate import CHARGES_TO_MX, _party, _uetr
+from canonical.swift_mt.translate import CHARGES_TO_MX, customer_of, uetr_of
 
 RETURN_CODE = "/RETN/"
 REJECT_CODE = "/REJT/"
@@ -101,13 +101,26 @@ def _notice_warnings(notice: ReturnNotice, tag: str, warnings: list[str]) -> Non
             warnings.append(f"{tag}: {what} not carried (PaymentReturn has no field for it)")
 
 
-def _original(notice: ReturnNotice, message_type: str, uetr: str) -> OriginalReference:
-    return OriginalReference(
+def _returned(mt: Mt103 | Mt202 | Mt205, notice: ReturnNotice, message_type: str, uetr: str) -> dict[str, Any]:
+    """What an MT103, MT202 or MT205 return carries alike: 20 -> MsgId and RtrId, the notice and 121 ->
+    the original (an MT of `message_type`), 32A -> RtrdIntrBkSttlmAmt and IntrBkSttlmDt, the Sender / Receiver
+    -> InstgAgt / InstdAgt and the reason code."""
+    original = OriginalReference(
         message_id=notice.reference,
         message_type=message_type,
         instruction_id=notice.reference,
         end_to_end_id=notice.related,
         uetr=uetr,
+    )
+    return dict(
+        message_id=mt.sender_reference,
+        return_id=mt.sender_reference,
+        original=original,
+        returned_amount=money(mt.settlement),
+        settlement_date=mt.settlement.value_date,
+        instructing_agent=mt.header.sender_bic,
+        instructed_agent=mt.header.receiver_bic,
+        reason_code=notice.reason,
     )
 
 
@@ -116,8 +129,8 @@ def mt103_to_return(mt: Mt103) -> tuple[PaymentReturn, list[str]]:
     warnings: list[str] = []
     notice = read_notice(mt.sender_to_receiver_information, "72")
     _notice_warnings(notice, "72", warnings)
-    uetr = _uetr(mt.header)
-    for tag, present in (
+    uetr = uetr_of(mt.header)
+    dropped = (
         ("13C", mt.time_indications),
         ("23E", mt.instruction_codes),
         ("26T", mt.transaction_type),
@@ -134,21 +147,13 @@ def mt103_to_return(mt: Mt103) -> tuple[PaymentReturn, list[str]]:
         ("71G", mt.receivers_charges),
         ("77B", mt.regulatory_reporting),
         ("77T", mt.envelope_contents),
-    ):
-        if present:
-            warnings.append(f"{tag}: not carried in the payment return")
+    )
+    not_carried(dropped, "the payment return", warnings)
     returned = PaymentReturn(
-        message_id=mt.sender_reference,
-        return_id=mt.sender_reference,
-        original=_original(notice, "MT103", uetr),
-        returned_amount=Money(currency=mt.settlement.currency, amount=mt.settlement.amount),
-        settlement_date=mt.settlement.value_date,
+        **_returned(mt, notice, "MT103", uetr),
         charge_bearer=CHARGES_TO_MX[mt.details_of_charges],
-        instructing_agent=mt.header.sender_bic,
-        instructed_agent=mt.header.receiver_bic,
-        return_debtor=_without_account(_party(mt.ordering_customer, "50a", warnings), "50a", warnings),
-        return_creditor=_without_account(_party(mt.beneficiary, "59a", warnings), "59a", warnings),
-        reason_code=notice.reason,
+        return_debtor=_without_account(customer_of(mt.ordering_customer, "50a", warnings), "50a", warnings),
+        return_creditor=_without_account(customer_of(mt.beneficiary, "59a", warnings), "59a", warnings),
         original_settlement_amount=money(mt.instructed_amount),
     )
     return returned, warnings
@@ -177,31 +182,22 @@ def mt202_to_return(mt: Mt202 | Mt205) -> tuple[PaymentReturn, list[str]]:
     warnings: list[str] = []
     notice = read_notice(mt.sender_to_receiver_information, "72")
     _notice_warnings(notice, "72", warnings)
-    uetr = _uetr(mt.header)
+    uetr = uetr_of(mt.header)
     if mt.related_reference != notice.reference:
         warnings.append("21: not carried (/MREF/ names the original)")
-    receivers_correspondent = getattr(mt, "receivers_correspondent", None)
-    for tag, present in (
+    dropped = (
         ("13C", mt.time_indications),
         ("53a", mt.senders_correspondent),
-        ("54a", receivers_correspondent),
+        ("54a", getattr(mt, "receivers_correspondent", None)),
         ("56a", mt.intermediary),
         ("57a", mt.account_with_institution),
         ("sequence B", mt.underlying),
-    ):
-        if present:
-            warnings.append(f"{tag}: not carried in the payment return")
+    )
+    not_carried(dropped, "the payment return", warnings)
     returned = PaymentReturn(
-        message_id=mt.sender_reference,
-        return_id=mt.sender_reference,
-        original=_original(notice, f"MT{mt.header.message_type}", uetr),
-        returned_amount=Money(currency=mt.settlement.currency, amount=mt.settlement.amount),
-        settlement_date=mt.settlement.value_date,
-        instructing_agent=mt.header.sender_bic,
-        instructed_agent=mt.header.receiver_bic,
+        **_returned(mt, notice, f"MT{mt.header.message_type}", uetr),
         return_debtor=_institution(mt.ordering_institution, "52a", mt.header.sender_bic, warnings),
         return_creditor=_institution(mt.beneficiary_institution, "58a", None, warnings),
-        reason_code=notice.reason,
     )
     return returned, warnings
 

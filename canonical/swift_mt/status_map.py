@@ -20,8 +20,8 @@ from canonical.swift_mt.common import Mt199, Mt299
 from canonical.swift_mt.fields import FieldError
 from canonical.swift_mt.mapping import refuse
 from canonical.swift_mt.return_map import FI_ORIGINALS, read_notice
-from canonical.swift_mt.to_mt import mt_header, x_text
-from canonical.swift_mt.translate import _uetr
+from canonical.swift_mt.to_mt import mt_header, not_carried, x_text
+from canonical.swift_mt.translate import uetr_of
 from canonical.swift_mt.values import DateTimeIndication
 
 _STATUS = re.compile(r"^//([A-Z]{4})(?:/([A-Z0-9]{4}))?$")
@@ -110,7 +110,7 @@ def mt199_to_status(mt: Mt199) -> tuple[StatusReport, list[str]]:
     """MT199 / MT299 with a gpi status or a reject in 79 -> payment.status_report; RejectedInput naming the
     field for any other free-format message."""
     warnings: list[str] = []
-    uetr = _uetr(mt.header)
+    uetr = uetr_of(mt.header)
     first = mt.narrative[0] if mt.narrative else ""
     if first.startswith("//"):
         found = _gpi(mt, warnings)
@@ -174,13 +174,12 @@ def status_to_mt199(sr: StatusReport, sender: str, receiver: str) -> tuple[Mt199
     warnings: list[str] = []
     o = sr.original
     reference = x_text(o.instruction_id or o.message_id, "OrgnlInstrId", 16, warnings)
-    for what, lost in (
+    lost = (
         ("OrgnlMsgId", o.instruction_id is not None and o.instruction_id != o.message_id),
         ("OrgnlEndToEndId", o.end_to_end_id is not None),
         ("InstdAgt", sr.instructed_agent not in (None, receiver)),
-    ):
-        if lost:
-            warnings.append(f"{what}: not carried in MT199 / MT299")
+    )
+    not_carried(lost, "MT199 / MT299", warnings)
     if sr.status is TransactionStatus.RJCT:
         if sr.instructing_agent not in (None, sender):
             warnings.append("InstgAgt: not carried in a reject")

@@ -129,22 +129,28 @@ async def inbox() -> AsyncIterator[Inbox]:
         await box.close()
 
 
+@contextlib.asynccontextmanager
+async def running(kind: type[PaymentNetwork], state: Path, inbox: Inbox) -> AsyncIterator[Network]:
+    """A sandbox with its state in `state` (whose name is the network's), calling back the hub's inbox."""
+    state.mkdir()
+    inbox.point(state)
+    network = await start(kind, state)
+    try:
+        yield network
+    finally:
+        await shut(network)
+
+
 @pytest.fixture
 async def cips(tmp_path: Path, inbox: Inbox) -> AsyncIterator[Network]:
-    (tmp_path / "cips").mkdir()
-    inbox.point(tmp_path / "cips")
-    network = await start(Cips, tmp_path / "cips")
-    yield network
-    await shut(network)
+    async with running(Cips, tmp_path / "cips", inbox) as network:
+        yield network
 
 
 @pytest.fixture
 async def swift(tmp_path: Path, inbox: Inbox) -> AsyncIterator[Network]:
-    (tmp_path / "swift").mkdir()
-    inbox.point(tmp_path / "swift")
-    network = await start(Swift, tmp_path / "swift")
-    yield network
-    await shut(network)
+    async with running(Swift, tmp_path / "swift", inbox) as network:
+        yield network
 
 
 def new_id() -> str:
@@ -203,18 +209,23 @@ def pacs028(uetr: str) -> bytes:
     return mx(request, "pacs.028.001.05")
 
 
-def camt056(uetr: str) -> bytes:
-    request = CancellationRequest(
+def cancellation(of: OriginalReference, amount: Money, day: date | None = None) -> CancellationRequest:
+    """The hub asking the counterparty to cancel the payment `of`, sent twice (DUPL)."""
+    return CancellationRequest(
         assignment_id=new_id(),
         assigner=HUB_BANK,
         assignee=COUNTERPARTY,
         case_id=new_id(),
         case_creator=HUB_BANK,
-        original=original(uetr),
-        original_settlement_amount=Money(currency="CNY", amount=Decimal("750000")),
+        original=of,
+        original_settlement_amount=amount,
+        original_settlement_date=day,
         reason_code="DUPL",
     )
-    return mx(request, "camt.056.001.08")
+
+
+def camt056(uetr: str) -> bytes:
+    return mx(cancellation(original(uetr), Money(currency="CNY", amount=Decimal("750000"))), "camt.056.001.08")
 
 
 def signed_by_network(req: Request, state: Path) -> dict[str, Any]:
@@ -548,19 +559,10 @@ async def test_an_mt192_is_answered_with_an_mt196(swift: Network, inbox: Inbox) 
     payload, _ = transfer("USD")
     await swift.knob("hold", {"uetr": payload.uetr})
     await swift.post(to_mt(payload, HUB_BANK, COUNTERPARTY)[0].encode(), path="/fin")
-    request = CancellationRequest(
-        assignment_id=new_id(),
-        assigner=HUB_BANK,
-        assignee=COUNTERPARTY,
-        case_id=new_id(),
-        case_creator=HUB_BANK,
-        original=OriginalReference(
-            message_id=payload.message_id, message_type="MT103", instruction_id=payload.message_id, uetr=payload.uetr
-        ),
-        original_settlement_amount=payload.settlement_amount,
-        original_settlement_date=payload.settlement_date,
-        reason_code="DUPL",
+    mt103 = OriginalReference(
+        message_id=payload.message_id, message_type="MT103", instruction_id=payload.message_id, uetr=payload.uetr
     )
+    request = cancellation(mt103, payload.settlement_amount, payload.settlement_date)
     assert (await swift.post(to_mt(request, HUB_BANK, COUNTERPARTY)[0].encode(), path="/fin")).status_code == 200
     callback = await inbox.next()
     answer = parse_message(callback.body.decode("ascii"))

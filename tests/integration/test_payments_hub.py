@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -367,3 +369,30 @@ def test_a_statement_the_network_pushes_is_reconciled_against_the_journal(pay_hu
     found = wait_for(report, what="the reconciliation of the pushed statement")["report"]
     assert uetr in {m["uetr"] for m in found["matched"]}
     assert [u["references"].get("end_to_end_id") for u in found["unmatched_entries"]] == ["NOT-OURS-1"]
+
+
+def test_a_return_the_network_pushes_is_journalled_with_its_payment(pay_hub: RunningHub) -> None:
+    body, uetr = payment()
+    mid = submit(pay_hub, body)
+    pay_hub.wait_status(mid, {"completed"})
+    knob(pay_hub, "cips", "return", {"uetr": uetr, "reason": "AC04"})
+    related = wait_for(
+        lambda: [r for r in track(pay_hub, uetr)["related"] if r["type"] == "payment.return"], what="the return"
+    )
+    assert related[0]["status"] == "completed" and related[0]["destination"] == "bank-a"
+    with pay_hub.admin() as admin:
+        audit = admin.get("/admin/audit").json()
+    [returned] = [a for a in audit if a["action"] == "payment.returned" and a["target"] == mid]
+    assert returned["actor"] == "cips" and returned["detail"]["reason"] == "AC04"
+
+
+def test_with_the_cips_network_gone_a_cny_payment_completes_over_swift(pay_hub: RunningHub) -> None:
+    """Last in the module: it stops the CIPS sandbox for good. Nothing reaches CIPS (connection refused),
+    so the payment was never sent there and may fail over once the breaker opens."""
+    os.kill(pay_hub.info["children"]["sandbox-cips"], signal.SIGTERM)
+    body, uetr = payment()
+    state = pay_hub.wait_status(submit(pay_hub, body), {"completed", "rejected", "dead_lettered"}, timeout=60)
+    assert state["status"] == "completed" and state["adapter"] == "swift", json.dumps(state["history"])
+    attempts = [t for t in state["history"] if t["status"] == "retrying"]
+    assert attempts and all(not t["detail"].get("in_doubt") for t in attempts)  # refused connections: not in doubt
+    assert len(received(pay_hub, "swift", uetr)) == 1

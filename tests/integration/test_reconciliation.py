@@ -118,7 +118,7 @@ async def test_reconcile_matches_the_journal_reports_every_category_and_records_
     assert data["figures"]["matched"] == {"count": 2, "totals": {"CNY": "1250.00"}}
     assert not report.balanced
 
-    (recorded,) = await store.audit_by_action(AUDIT_ACTION)
+    (recorded,) = await store.audit_log(action=AUDIT_ACTION)
     assert (recorded["actor"], recorded["target"]) == ("hub", "CIPS-STMT-1")
     assert recorded["detail"] == json.loads(json.dumps(data))
 
@@ -136,11 +136,11 @@ async def test_a_notification_matches_by_uetr_and_never_lists_missing_payments(s
     )
     report = await reconcile(store, notification, None, actor="alice")
     assert report.balanced and [m.payment.message_id for m in report.matched] == [str(booked.id)]
-    recorded = await store.audit_by_action(AUDIT_ACTION, limit=5)
+    recorded = await store.audit_log(5, action=AUDIT_ACTION)
     assert [(r["actor"], r["target"]) for r in recorded] == [("alice", "NTF-1")]
 
 
-async def test_changed_between_reads_one_window_of_one_channel_and_audit_by_action_the_newest(store: Store) -> None:
+async def test_changed_between_reads_one_channel_window_and_the_audit_log_an_action_s_newest(store: Store) -> None:
     before = datetime.now(UTC)
     cips = await journal(store, "10.00", "cips")
     await journal(store, "20.00", "swift")
@@ -151,7 +151,7 @@ async def test_changed_between_reads_one_window_of_one_channel_and_audit_by_acti
     for n in range(3):
         await store.audit("hub", AUDIT_ACTION, f"S-{n}", {"n": n})
     await store.audit("hub", "routes.changed", "7", {})
-    assert [r["target"] for r in await store.audit_by_action(AUDIT_ACTION, limit=2)] == ["S-2", "S-1"]
+    assert [r["target"] for r in await store.audit_log(2, action=AUDIT_ACTION)] == ["S-2", "S-1"]
 
 
 def camt053(stmt: AccountStatement) -> bytes:

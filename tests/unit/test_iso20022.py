@@ -17,15 +17,12 @@ from canonical.errors import RejectedInput
 from canonical.iso20022 import BusinessHeader, Iso20022Message, codec, parse, render
 from canonical.money import Money
 from canonical.payments import Account, Agent, ChargeBearer, CreditTransfer, Party, PostalAddress
+from tests.unit.translation_support import rules_of
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "iso20022" / "samples"
 VALID = sorted(DATA.glob("*.xml"))
 INVALID = DATA / "invalid" / "pacs_008_stp_2025_invalid.xml"
 PACS008 = (DATA / "pacs008_credit_transfer_sample.xml").read_bytes()
-
-
-def rules_of(exc: pytest.ExceptionInfo[RejectedInput]) -> dict[str, str]:
-    return {v.rule: v.loc for v in exc.value.violations}
 
 
 @pytest.mark.parametrize("sample", VALID, ids=lambda p: p.name)

@@ -10,6 +10,7 @@ import pytest
 from canonical.codecs import detect
 from canonical.errors import RejectedInput
 from canonical.swift_mt import Mt103, Mt202, codec, parse, parse_fin, render, split_rje
+from tests.unit.translation_support import rules_of
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "swift-mt" / "samples"
 UETR = "8579f4a4-a547-463e-ae63-e7c6620d59b4"
@@ -27,10 +28,6 @@ def samples() -> list[tuple[str, str]]:
 SAMPLES = samples()
 MT103_UETR = (DATA / "MT103-out-ack_msg1_uetr_sha.fin").read_text()
 MT202 = (DATA / "MT202ParserTest_test202_1.fin").read_text()
-
-
-def rules_of(exc: pytest.ExceptionInfo[RejectedInput]) -> dict[str, str]:
-    return {v.rule: v.loc for v in exc.value.violations}
 
 
 def test_rje_batch_splits_into_its_three_messages_without_the_acks() -> None:

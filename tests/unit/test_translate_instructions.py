@@ -5,17 +5,14 @@ every mapped field, what cannot be carried is warned about, and refusals name th
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from lxml import etree
-from pydantic import BaseModel
 
-from canonical.errors import RejectedInput
-from canonical.iso20022 import BusinessHeader, Iso20022Message
 from canonical.iso20022 import parse as parse_mx
-from canonical.iso20022 import render as render_mx
 from canonical.iso20022.schemas import schema
 from canonical.iso20022.tree import ISO_NS
 from canonical.money import Money
@@ -32,24 +29,23 @@ from canonical.payments import (
     Party,
     PaymentInitiation,
 )
-from canonical.swift_mt import codec, mt_to_mx, mx_to_mt, parse_message
+from canonical.swift_mt import codec, mx_to_mt, parse_message
 from canonical.swift_mt.transfers import Mt101, Mt107, Mt204, Mt205
+from tests.unit import translation_support
+from tests.unit.translation_support import (
+    UETR,
+    Fields,
+    mt_round_trip,
+    mx,
+    mx_mt_mx,
+    refusal_of_mt,
+    refusal_of_mx,
+    replaced,
+    translated,
+    without,
+)
 
-UETR = "8579f4a4-a547-463e-ae63-e7c6620d59b4"
-NOW = datetime(2026, 4, 13, 18, 0, tzinfo=UTC)
-Fields = list[tuple[str, str]]
-
-
-def fin(mt: str, fields: Fields, uetr: str | None = UETR, cover: bool = False) -> str:
-    """An input FIN message (CRLF) from BANKDEFF to BANKGB2L, with the UETR in block 3 unless None."""
-    body = "".join(f"\r\n:{tag}:{value.replace(chr(10), chr(13) + chr(10))}" for tag, value in fields)
-    user = ("{119:COV}" if cover else "") + (f"{{121:{uetr}}}" if uetr else "")
-    block3 = f"{{3:{user}}}" if user else ""
-    return f"{{1:F01BANKDEFFAXXX0000000000}}{{2:I{mt}BANKGB2LXXXXN}}{block3}{{4:{body}\r\n-}}"
-
-
-def clock() -> datetime:
-    return NOW
+fin = partial(translation_support.fin, uetr=UETR)  # CBPR+ wants the UETR in block 3: a test drops it with uetr=None
 
 
 def xsd_checked(xml: bytes) -> str:
@@ -62,41 +58,6 @@ def xsd_checked(xml: bytes) -> str:
         compiled = schema(name)
         assert compiled.validate(part), compiled.error_log
     return definition
-
-
-def translated(text: str) -> tuple[BaseModel, list[str], bytes]:
-    xml, warnings = mt_to_mx(text, clock)
-    return parse_mx(xml).payload, warnings, xml
-
-
-def mx_mt_mx(xml: bytes, mt_type: str | None = None) -> tuple[BaseModel, str]:
-    """MX -> MT -> MX: the payload read back, and the MT in between."""
-    text, _ = mx_to_mt(xml, mt_type)
-    again, _ = mt_to_mx(text, clock)
-    return parse_mx(again).payload, text
-
-
-def refusal(text: str) -> list[tuple[str, str]]:
-    with pytest.raises(RejectedInput) as exc:
-        mt_to_mx(text, clock)
-    return [(v.loc, v.rule) for v in exc.value.violations]
-
-
-def mx(payload: BaseModel, definition: str) -> bytes:
-    header = BusinessHeader(
-        from_bic="BANKDEFFXXX",
-        to_bic="BANKGB2LXXX",
-        business_message_id="B1",
-        message_definition=definition,
-        created_at=NOW,
-    )
-    return render_mx(Iso20022Message(header, payload), clock)
-
-
-def mx_refusal(xml: bytes, mt_type: str | None = None) -> list[tuple[str, str]]:
-    with pytest.raises(RejectedInput) as exc:
-        mx_to_mt(xml, mt_type)
-    return [(v.loc, v.rule) for v in exc.value.violations]
 
 
 # --- MT101 <-> pain.001 ---------------------------------------------------------------------------------
@@ -153,15 +114,12 @@ def test_mt101_becomes_an_xsd_valid_pain001_with_every_mapped_field() -> None:
 
 
 def test_pain001_back_to_mt101_and_again_keeps_every_mapped_field() -> None:
-    payload, _, xml = translated(fin("101", MT101))
-    again, text = mx_mt_mx(xml)
-    assert again == payload
-    back = parse_message(text)
+    back = mt_round_trip(fin("101", MT101))
     assert isinstance(back, Mt101) and back == parse_message(fin("101", MT101))  # every field of this MT101 maps
 
 
 def test_mt101_without_instructing_party_names_the_ordering_customer_as_initiating_party() -> None:
-    fields = [f for f in MT101 if f[0] not in ("50C", "52A")]
+    fields = without(MT101, "50C", "52A")
     payload, _, xml = translated(fin("101", fields))
     assert isinstance(payload, PaymentInitiation)
     assert payload.initiating_party == InitiatingParty(name="ACME GMBH")
@@ -171,7 +129,7 @@ def test_mt101_without_instructing_party_names_the_ordering_customer_as_initiati
 
 
 def test_mt101_zero_amount_with_33b_is_an_equivalent_amount_and_comes_back_so() -> None:
-    fields = [("32B", "USD0,") if t == "32B" else (t, v) for t, v in MT101 if t != "36"]
+    fields = without(replaced(MT101, "32B", "USD0,"), "36")
     fields.insert(fields.index(("71A", "SHA")), ("33B", "EUR1000,"))
     payload, _, xml = translated(fin("101", fields))
     assert isinstance(payload, PaymentInitiation) and payload.instructed_amount is None
@@ -186,7 +144,7 @@ def test_mt101_zero_amount_with_33b_is_an_equivalent_amount_and_comes_back_so() 
 
 
 def test_mt101_warns_about_what_pain001_cannot_carry() -> None:
-    fields = [("28D", "1/2") if t == "28D" else (t, v) for t, v in MT101]
+    fields = replaced(MT101, "28D", "1/2")
     fields.insert(fields.index(("71A", "SHA")), ("77B", "/ORDERRES/DE//REGULATORY"))
     fields.insert(fields.index(("21F", "FX20260414")) + 1, ("23E", "CMZB"))
     _, warnings, _ = translated(fin("101", fields))
@@ -198,20 +156,16 @@ def test_mt101_warns_about_what_pain001_cannot_carry() -> None:
     ("change", "loc", "rule"),
     [
         (lambda f: [*f, *f[8:]], "4:21", "cbpr_single_transaction"),  # a second sequence B
-        (lambda f: [("32B", "USD0,") if t == "32B" else (t, v) for t, v in f], "4:32B", "amount_zero"),
-        (lambda f: [("52C", "/123456") if t == "52A" else (t, v) for t, v in f], "4:52C", "institution_identification"),
-        (
-            lambda f: [("50G", "ACMEDEFFXXX") if t == "50H" else (t, v) for t, v in f],
-            "4:50G",
-            "debtor_account_required",
-        ),
+        (lambda f: replaced(f, "32B", "USD0,"), "4:32B", "amount_zero"),
+        (lambda f: replaced(f, "52A", "/123456", "52C"), "4:52C", "institution_identification"),
+        (lambda f: replaced(f, "50H", "ACMEDEFFXXX", "50G"), "4:50G", "debtor_account_required"),
     ],
     ids=["two-transactions", "zero-amount-without-33B", "52C-clearing-code", "50G-without-account"],
 )
 def test_mt101_that_cannot_be_carried_is_refused_naming_the_field(
     change: Callable[[Fields], Fields], loc: str, rule: str
 ) -> None:
-    assert refusal(fin("101", change(MT101))) == [(loc, rule)]
+    assert refusal_of_mt(fin("101", change(MT101))) == [(loc, rule)]
 
 
 INITIATION = PaymentInitiation(
@@ -254,14 +208,14 @@ def test_pain001_without_an_mt101_form_is_refused_naming_the_element(
     update: dict[str, object], loc: str, rule: str
 ) -> None:
     xml = mx(INITIATION.model_copy(update=update), "pain.001.001.09")
-    assert mx_refusal(xml) == [(loc, rule)]
+    assert refusal_of_mx(xml) == [(loc, rule)]
 
 
 def test_pain001_with_two_transactions_is_refused_by_the_mx_reader() -> None:
     xml = mx(INITIATION, "pain.001.001.09")
     tx_start, tx_end = xml.index(b"<CdtTrfTxInf>"), xml.index(b"</CdtTrfTxInf>") + len(b"</CdtTrfTxInf>")
     doubled = xml[:tx_end] + xml[tx_start:tx_end] + xml[tx_end:]
-    assert mx_refusal(doubled) == [("/Document/CstmrCdtTrfInitn/PmtInf/CdtTrfTxInf", "cbpr_single_transaction")]
+    assert refusal_of_mx(doubled) == [("/Document/CstmrCdtTrfInitn/PmtInf/CdtTrfTxInf", "cbpr_single_transaction")]
 
 
 # --- MT107 <-> pacs.003 ---------------------------------------------------------------------------------
@@ -309,16 +263,13 @@ def test_mt107_becomes_an_xsd_valid_pacs003_with_every_mapped_field() -> None:
 
 
 def test_pacs003_back_to_mt107_and_again_keeps_every_mapped_field() -> None:
-    payload, _, xml = translated(fin("107", MT107))
-    again, text = mx_mt_mx(xml)
-    assert again == payload
-    back, original = parse_message(text), parse_message(fin("107", MT107))
+    back, original = mt_round_trip(fin("107", MT107)), parse_message(fin("107", MT107))
     assert isinstance(back, Mt107) and isinstance(original, Mt107)
     assert back.transactions == original.transactions
 
 
 def test_mt107_without_21d_gets_notprovided_and_a_warning() -> None:
-    payload, warnings, _ = translated(fin("107", [f for f in MT107 if f[0] != "21D"]))
+    payload, warnings, _ = translated(fin("107", without(MT107, "21D")))
     assert isinstance(payload, DirectDebit) and payload.end_to_end_id == "NOTPROVIDED"
     assert "EndToEndId set to NOTPROVIDED: no 21D direct debit reference" in warnings
 
@@ -327,9 +278,9 @@ def test_mt107_without_21d_gets_notprovided_and_a_warning() -> None:
     ("text", "loc", "rule"),
     [
         (fin("107", MT107, uetr=None), "3:121", "uetr_required"),
-        (fin("107", [f for f in MT107 if f[0] != "71A"]), "4:71A", "charges_code_required"),
+        (fin("107", without(MT107, "71A")), "4:71A", "charges_code_required"),
         (
-            fin("107", [("59", "JEAN DUPONT") if t == "59" else (t, v) for t, v in MT107]),
+            fin("107", replaced(MT107, "59", "JEAN DUPONT")),
             "4:59a",
             "debtor_account_required",
         ),
@@ -338,13 +289,13 @@ def test_mt107_without_21d_gets_notprovided_and_a_warning() -> None:
     ids=["no-uetr", "no-71A", "debtor-without-account", "two-debits"],
 )
 def test_mt107_that_cannot_be_carried_is_refused_naming_the_field(text: str, loc: str, rule: str) -> None:
-    assert refusal(text) == [(loc, rule)]
+    assert refusal_of_mt(text) == [(loc, rule)]
 
 
 def test_pacs003_without_uetr_is_refused_naming_the_element() -> None:
     _, _, xml = translated(fin("107", MT107))
     no_uetr = xml.replace(f"<UETR>{UETR}</UETR>".encode(), b"")
-    assert mx_refusal(no_uetr) == [("/Document/FIToFICstmrDrctDbt/DrctDbtTxInf/PmtId/UETR", "uetr_required")]
+    assert refusal_of_mx(no_uetr) == [("/Document/FIToFICstmrDrctDbt/DrctDbtTxInf/PmtId/UETR", "uetr_required")]
 
 
 # --- MT204 <-> pacs.010 ---------------------------------------------------------------------------------
@@ -385,10 +336,7 @@ def test_mt204_becomes_an_xsd_valid_pacs010_with_every_mapped_field() -> None:
 
 
 def test_pacs010_back_to_mt204_and_again_keeps_every_mapped_field() -> None:
-    payload, _, xml = translated(fin("204", MT204))
-    again, text = mx_mt_mx(xml)
-    assert again == payload
-    back, original = parse_message(text), parse_message(fin("204", MT204))
+    back, original = mt_round_trip(fin("204", MT204)), parse_message(fin("204", MT204))
     assert isinstance(back, Mt204) and isinstance(original, Mt204)
     assert back.transactions[0].model_copy(update={"sender_to_receiver_information": []}) == original.transactions[0]
     assert back.sender_to_receiver_information == [] and back.transactions[0].sender_to_receiver_information == [
@@ -397,7 +345,7 @@ def test_pacs010_back_to_mt204_and_again_keeps_every_mapped_field() -> None:
 
 
 def test_mt204_without_58a_names_the_sender_as_creditor() -> None:
-    payload, _, xml = translated(fin("204", [f for f in MT204 if f[0] != "58A"]))
+    payload, _, xml = translated(fin("204", without(MT204, "58A")))
     assert isinstance(payload, FiDirectDebit) and payload.creditor == Agent(bic="BANKDEFFXXX")
     back = parse_message(mx_to_mt(xml)[0])
     assert isinstance(back, Mt204) and back.beneficiary_institution is None
@@ -407,12 +355,12 @@ def test_mt204_without_58a_names_the_sender_as_creditor() -> None:
     ("fields", "loc", "rule"),
     [
         ([*MT204[:-1], ("53B", "/0012345678")], "4:53B", "institution_identification"),
-        ([("19", "2000,") if t == "19" else (t, v) for t, v in MT204] + MT204[6:], "4:20", "cbpr_single_transaction"),
+        (replaced(MT204, "19", "2000,") + MT204[6:], "4:20", "cbpr_single_transaction"),
     ],
     ids=["53B-location-only", "two-debits"],
 )
 def test_mt204_that_cannot_be_carried_is_refused_naming_the_field(fields: Fields, loc: str, rule: str) -> None:
-    assert refusal(fin("204", fields)) == [(loc, rule)]
+    assert refusal_of_mt(fin("204", fields)) == [(loc, rule)]
 
 
 # --- MT200 / MT205 -> pacs.009, pacs.009 -> MT205 ---------------------------------------------------------
@@ -456,8 +404,8 @@ def test_mt200_becomes_a_pacs009_own_account_transfer() -> None:
 
 
 def test_mt200_whose_57a_has_no_bic_is_refused() -> None:
-    fields = [("57D", "CITIBANK MIAMI\nMIAMI FL") if t == "57A" else (t, v) for t, v in MT200]
-    assert refusal(fin("200", fields)) == [("4:57a", "bic_required")]
+    fields = replaced(MT200, "57A", "CITIBANK MIAMI\nMIAMI FL", "57D")
+    assert refusal_of_mt(fin("200", fields)) == [("4:57a", "bic_required")]
 
 
 def test_mt205_becomes_pacs009_and_comes_back_as_mt205_when_asked() -> None:
@@ -494,7 +442,7 @@ def test_mt205cov_keeps_its_underlying_transfer_both_ways() -> None:
 
 def test_mt205_form_is_refused_for_a_message_that_has_none() -> None:
     _, _, xml = translated(fin("107", MT107))
-    assert mx_refusal(xml, "205") == [("mt_type", "mt_type_not_available")]
+    assert refusal_of_mx(xml, "205") == [("mt_type", "mt_type_not_available")]
 
 
 def test_codec_decodes_the_new_mt_types_to_their_canonical_types() -> None:

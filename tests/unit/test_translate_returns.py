@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 import pytest
-from pydantic import BaseModel
 
-from canonical.errors import RejectedInput
-from canonical.iso20022 import BusinessHeader, Iso20022Message
 from canonical.iso20022 import parse as parse_mx
-from canonical.iso20022 import render as render_mx
 from canonical.money import Money
 from canonical.payments import (
     ChargeBearer,
@@ -23,58 +20,24 @@ from canonical.payments import (
     StatusReport,
     TransactionStatus,
 )
-from canonical.swift_mt import codec, mt_to_mx, mx_to_mt, parse_message
+from canonical.swift_mt import codec, mx_to_mt, parse_message
 from canonical.swift_mt.common import Mt199, Mt299
 from canonical.swift_mt.messages import Mt103, Mt202
+from tests.unit import translation_support
+from tests.unit.translation_support import (
+    UETR,
+    Fields,
+    mt_round_trip,
+    mx,
+    mx_mt_mx,
+    refusal_of_mt,
+    refusal_of_mx,
+    replaced,
+    translated,
+)
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "iso20022" / "samples"
-UETR = "8579f4a4-a547-463e-ae63-e7c6620d59b4"
-NOW = datetime(2026, 4, 13, 18, 0, tzinfo=UTC)
-Fields = list[tuple[str, str]]
-
-
-def fin(mt: str, fields: Fields, uetr: str | None = UETR) -> str:
-    body = "".join(f"\r\n:{tag}:{value.replace(chr(10), chr(13) + chr(10))}" for tag, value in fields)
-    block3 = f"{{3:{{121:{uetr}}}}}" if uetr else ""
-    return f"{{1:F01BANKDEFFAXXX0000000000}}{{2:I{mt}BANKGB2LXXXXN}}{block3}{{4:{body}\r\n-}}"
-
-
-def clock() -> datetime:
-    return NOW
-
-
-def translated(text: str) -> tuple[BaseModel, list[str], bytes]:
-    xml, warnings = mt_to_mx(text, clock)
-    return parse_mx(xml).payload, warnings, xml
-
-
-def mx_mt_mx(xml: bytes) -> tuple[BaseModel, str]:
-    text, _ = mx_to_mt(xml)
-    again, _ = mt_to_mx(text, clock)
-    return parse_mx(again).payload, text
-
-
-def refusal(text: str) -> list[tuple[str, str]]:
-    with pytest.raises(RejectedInput) as exc:
-        mt_to_mx(text, clock)
-    return [(v.loc, v.rule) for v in exc.value.violations]
-
-
-def mx(payload: BaseModel, definition: str) -> bytes:
-    header = BusinessHeader(
-        from_bic="BANKDEFFXXX",
-        to_bic="BANKGB2LXXX",
-        business_message_id="B1",
-        message_definition=definition,
-        created_at=NOW,
-    )
-    return render_mx(Iso20022Message(header, payload), clock)
-
-
-def mx_refusal(xml: bytes) -> list[tuple[str, str]]:
-    with pytest.raises(RejectedInput) as exc:
-        mx_to_mt(xml)
-    return [(v.loc, v.rule) for v in exc.value.violations]
+fin = partial(translation_support.fin, uetr=UETR)  # CBPR+ wants the UETR in block 3: a test drops it with uetr=None
 
 
 # --- returns --------------------------------------------------------------------------------------------
@@ -119,10 +82,7 @@ def test_mt103_retn_becomes_a_pacs004_with_its_reason_and_original() -> None:
 
 
 def test_pacs004_back_to_mt103_retn_and_again_keeps_every_mapped_field() -> None:
-    payload, _, xml = translated(fin("103", RETURN_103))
-    again, text = mx_mt_mx(xml)
-    assert again == payload
-    back = parse_message(text)
+    back = mt_round_trip(fin("103", RETURN_103))
     assert isinstance(back, Mt103)
     assert back.sender_to_receiver_information == ["/RETN/", "/AC04/", "/MREF/PAY0001", "/TREF/E2E-INV-4711"]
 
@@ -133,7 +93,7 @@ def test_mt202_and_mt205_retn_become_pacs004_and_return_as_mt202_retn() -> None:
     assert (payload.return_debtor, payload.return_creditor) == (Party(bic="BANKBEBBXXX"), Party(bic="BANKDEMMXXX"))
     again, text = mx_mt_mx(xml)
     assert again == payload
-    without_field_tag = [("72", "/RETN/\n/AC01/\n/MREF/PAY0002") if t == "72" else (t, v) for t, v in RETURN_202]
+    without_field_tag = replaced(RETURN_202, "72", "/RETN/\n/AC01/\n/MREF/PAY0002")
     assert parse_message(text) == parse_message(fin("202", without_field_tag))  # the field tag was warned about
     mt205 = translated(fin("205", RETURN_202))[0]
     assert isinstance(mt205, PaymentReturn) and mt205.original.message_type == "MT205"
@@ -155,12 +115,12 @@ def test_mt103_rejt_is_a_return_too_with_a_warning() -> None:
     ],
 )
 def test_return_without_its_conventions_is_refused_naming_field_72(narrative: str, rule: str) -> None:
-    fields = [("72", narrative) if t == "72" else (t, v) for t, v in RETURN_103]
-    assert refusal(fin("103", fields)) == [("4:72", rule)]
+    fields = replaced(RETURN_103, "72", narrative)
+    assert refusal_of_mt(fin("103", fields)) == [("4:72", rule)]
 
 
 def test_return_without_uetr_is_refused() -> None:
-    assert refusal(fin("103", RETURN_103, uetr=None)) == [("3:121", "uetr_required")]
+    assert refusal_of_mt(fin("103", RETURN_103, uetr=None)) == [("3:121", "uetr_required")]
 
 
 def test_pacs004_sample_becomes_an_mt103_retn() -> None:
@@ -211,7 +171,7 @@ def test_pacs004_of_an_fi_transfer_becomes_an_mt202_retn() -> None:
 def test_pacs004_without_an_mt_form_is_refused_naming_the_element(
     update: dict[str, object], loc: str, rule: str
 ) -> None:
-    assert mx_refusal(mx(RETURN.model_copy(update=update), "pacs.004.001.09")) == [(loc, rule)]
+    assert refusal_of_mx(mx(RETURN.model_copy(update=update), "pacs.004.001.09")) == [(loc, rule)]
 
 
 # --- statuses -------------------------------------------------------------------------------------------
@@ -245,15 +205,12 @@ def test_gpi_mt199_becomes_a_pacs002_with_status_reason_time_and_originator() ->
 
 
 def test_pacs002_back_to_mt199_and_again_keeps_every_mapped_field() -> None:
-    payload, _, xml = translated(fin("199", GPI_199))
-    again, text = mx_mt_mx(xml)
-    assert again == payload
-    back = parse_message(text)
+    back = mt_round_trip(fin("199", GPI_199))
     assert isinstance(back, Mt199) and back.narrative == ["//2604141530+0100", "//ACSP/G000", "//BANKFRPPXXX"]
 
 
 def test_gpi_confirmation_with_the_confirmed_amount_maps_its_status() -> None:
-    fields = [("79", "//2604141530+0000\n//ACSC\n//USD750000,") if t == "79" else (t, v) for t, v in GPI_199]
+    fields = replaced(GPI_199, "79", "//2604141530+0000\n//ACSC\n//USD750000,")
     decoded = codec.decode(fin("199", fields).encode())
     assert (decoded.type, decoded.correlation_id) == ("payment.status_report", UETR)
     assert isinstance(decoded.payload, StatusReport) and decoded.payload.status is TransactionStatus.ACSC
@@ -277,22 +234,22 @@ def test_mt299_reject_becomes_a_rejected_status_and_comes_back_as_mt299() -> Non
 
 
 @pytest.mark.parametrize(
-    ("narrative", "loc", "rule"),
+    ("narrative", "rule"),
     [
-        ("RE YOUR MT103 OF 260413\nPLEASE CONFIRM", "4:79", "status_format"),
-        ("//2604141530+0100\n//DONE", "4:79", "status_code"),
-        ("//2604141599+0100\n//ACSP", "4:79", "time_format"),
-        ("//2604141530+0100", "4:79", "status_format"),
+        ("RE YOUR MT103 OF 260413\nPLEASE CONFIRM", "status_format"),
+        ("//2604141530+0100\n//DONE", "status_code"),
+        ("//2604141599+0100\n//ACSP", "time_format"),
+        ("//2604141530+0100", "status_format"),
     ],
     ids=["free-text", "unknown-status", "bad-time", "no-status-line"],
 )
-def test_mt199_that_is_no_status_is_refused_naming_field_79(narrative: str, loc: str, rule: str) -> None:
-    fields = [("79", narrative) if t == "79" else (t, v) for t, v in GPI_199]
-    assert refusal(fin("199", fields)) == [(loc, rule)]
+def test_mt199_that_is_no_status_is_refused_naming_field_79(narrative: str, rule: str) -> None:
+    fields = replaced(GPI_199, "79", narrative)
+    assert refusal_of_mt(fin("199", fields)) == [("4:79", rule)]
 
 
 def test_gpi_lines_the_status_report_cannot_hold_are_warned_about() -> None:
-    fields = [("79", "//2604141530+0100\n//ACSP\n//NOTABIC\n//0,9215") if t == "79" else (t, v) for t, v in GPI_199]
+    fields = replaced(GPI_199, "79", "//2604141530+0100\n//ACSP\n//NOTABIC\n//0,9215")
     payload, warnings, _ = translated(fin("199", fields))
     assert isinstance(payload, StatusReport) and payload.instructing_agent == "BANKDEFFXXX"  # the Sender
     assert warnings == ["79 line 3: '//NOTABIC' not carried", "79 line 4: '//0,9215' not carried"]
@@ -323,4 +280,4 @@ def test_pacs002_of_an_fi_transfer_becomes_an_mt299() -> None:
 
 def test_rejected_pacs002_without_reason_is_refused() -> None:
     xml = mx(STATUS.model_copy(update={"reason_code": None}), "pacs.002.001.10")
-    assert mx_refusal(xml) == [("TxInfAndSts/StsRsnInf/Rsn/Cd", "rejection_reason_required")]
+    assert refusal_of_mx(xml) == [("TxInfAndSts/StsRsnInf/Rsn/Cd", "rejection_reason_required")]
