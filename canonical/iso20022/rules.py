@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from lxml import etree
 
 from canonical.errors import Violation
-from canonical.iso20022.tree import element_path, local_name
+from canonical.iso20022.tree import element_path, local_name, qualified
 from canonical.money import MINOR_UNITS
 from canonical.payments import ADDRESS_LINE_MAX, ADDRESS_LINES_MAX, CBPR_TEXT_RE, iban_is_valid
 
@@ -115,22 +115,19 @@ def _amount(el: etree._Element, ccy: str, text: str) -> list[Violation]:
     return []
 
 
+def _steps(document: etree._Element, path: str) -> str:
+    """`/Document/A/B` as an ElementPath below the Document, in the document's namespace."""
+    return qualified(etree.QName(document).namespace or "", "/".join(path.split("/")[2:]))
+
+
 def _count(document: etree._Element, path: str) -> int:
     """How many elements sit at `path` (every step followed through all matching children)."""
-    nodes = [document]
-    for step in path.split("/")[2:]:
-        nodes = [c for n in nodes for c in n if isinstance(c.tag, str) and local_name(c) == step]
-    return len(nodes)
+    return sum(1 for _ in document.iterfind(_steps(document, path)))
 
 
 def _find(document: etree._Element, path: str) -> etree._Element | None:
-    """The first element at `/Document/...` `path`, following the first matching child at each step."""
-    node: etree._Element | None = document
-    for step in path.split("/")[2:]:
-        if node is None:
-            return None
-        node = next((c for c in node if isinstance(c.tag, str) and local_name(c) == step), None)
-    return node
+    """The first element at `/Document/...` `path`, in document order."""
+    return document.find(_steps(document, path))
 
 
 def _text_at(document: etree._Element, path: str) -> str | None:

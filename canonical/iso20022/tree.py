@@ -16,7 +16,7 @@ ENVELOPE_NS = "urn:swift:xsd:envelope"
 
 
 @lru_cache(maxsize=1024)
-def _qualified(ns: str, path: str) -> str:
+def qualified(ns: str, path: str) -> str:
     return "/".join(f"{{{ns}}}{step}" for step in path.split("/"))
 
 
@@ -47,14 +47,14 @@ class Reader:
         self.ns = ns
 
     def find(self, path: str) -> Reader | None:
-        found = self.el.find(_qualified(self.ns, path))
+        found = self.el.find(qualified(self.ns, path))
         return None if found is None else Reader(found, self.ns)
 
     def all(self, path: str) -> list[Reader]:
-        return [Reader(e, self.ns) for e in self.el.iterfind(_qualified(self.ns, path))]
+        return [Reader(e, self.ns) for e in self.el.iterfind(qualified(self.ns, path))]
 
     def text(self, path: str) -> str | None:
-        value = self.el.findtext(_qualified(self.ns, path))
+        value = self.el.findtext(qualified(self.ns, path))
         return None if value is None else str(value)
 
     def need(self, path: str) -> str:
@@ -76,10 +76,10 @@ class Reader:
         return RejectedInput("missing element", [Violation(where, "required", "this element is mandatory")])
 
     def texts(self, path: str) -> list[str]:
-        return [e.text or "" for e in self.el.iterfind(_qualified(self.ns, path))]
+        return [e.text or "" for e in self.el.iterfind(qualified(self.ns, path))]
 
     def money(self, path: str) -> Money | None:
-        node = self.el.find(_qualified(self.ns, path))
+        node = self.el.find(qualified(self.ns, path))
         if node is None:
             return None
         return Money(currency=node.get("Ccy", ""), amount=Decimal((node.text or "").strip()))
