@@ -445,7 +445,9 @@ class Store:
         t.outbox.append(
             {
                 "subject": f"hub.evt.{msg.type}.{status}",
-                "msg_id": f"{msg.id}:{status}:{msg.attempts}:{msg.replays}",
+                # Deterministic, so a relay's re-publish is dropped; a failover's `routed` names its channel.
+                "msg_id": f"{msg.id}:{status}:{msg.attempts}:{msg.replays}"
+                + (f":{msg.adapter}" if status == "routed" and msg.adapter else ""),
                 "data": json.dumps(event).encode(),
                 "published": False,
                 "created_at": now,

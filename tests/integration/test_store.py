@@ -230,3 +230,12 @@ async def test_each_writer_keeps_its_own_chain(store: Store) -> None:
     finally:
         await other.close()
     assert report.ok and report.chains == 2 and report.records == 8
+
+
+async def test_a_failover_s_routed_event_is_not_taken_for_the_first_routing(store: Store) -> None:
+    env = envelope()
+    await store.ensure(env, scope_of(env))
+    await store.record(str(env.id), "routed", detail={"route": "cny-payments"}, adapter="cips", version="v1")
+    await store.record(str(env.id), "routed", detail={"failover": "cips -> swift"}, adapter="swift", version="v1")
+    ids = [e[2] for e in await store.pending_events() if e[2].startswith(f"{env.id}:routed")]
+    assert ids == [f"{env.id}:routed:0:0:cips", f"{env.id}:routed:0:0:swift"]  # distinct: both reach HUB_EVT
