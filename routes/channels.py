@@ -23,7 +23,7 @@ from desk import PAYMENT_TYPES
 from desk.answers import apply_partner_status
 from desk.calendar import Verdict, judge
 from routes import bus
-from routes.retry import backoff_delay
+from routes.retry import BreakerState, backoff_delay
 from routes.rules import Decision, money_of
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ class CallHistory:
 
     sent: bool
     in_doubt: bool
+    failed_on: frozenset[str]  # the channels a call of it failed on
 
     @classmethod
     def of(cls, outcomes: list[tuple[str, str, str | None]]) -> CallHistory:
@@ -50,7 +51,11 @@ class CallHistory:
                 in_doubt = True
             elif outcome == "ok":
                 in_doubt = False  # a later answered call settles what the network holds
-        return cls(sent=any(o in SENT_OUTCOMES for *_, o in outcomes), in_doubt=in_doubt)
+        failed = frozenset(a for a, _v, o in outcomes if o not in ("ok", None))
+        return cls(sent=any(o in SENT_OUTCOMES for *_, o in outcomes), in_doubt=in_doubt, failed_on=failed)
+
+    def failed_here(self, channel: str) -> bool:
+        return channel in self.failed_on
 
 
 def is_channel(lane: Lane) -> bool:
@@ -68,7 +73,7 @@ async def prepare(p: Pipeline, lane: Lane, msg: Msg, env: Envelope) -> Envelope 
     if verdict.action == "hold":  # future-dated: waits for its own channel whatever happens meanwhile
         await _wait(p, msg, env, verdict, first=msg.metadata.num_delivered == 1)
         return None
-    why = "the channel's circuit breaker is open" if lane.breaker.allows() == 0 else None
+    why = breaker_reason(lane, history)
     if verdict.action in ("closed", "refuse"):
         why = verdict.reason
     if why is None:
@@ -114,6 +119,17 @@ async def follow_payment(p: Pipeline, env: Envelope, decision: Decision) -> Deci
         return None
     reason = f"follows payment {payment.id} on {payment.adapter}@{payment.version}"
     return Decision(decision.route, payment.adapter, payment.version, reason)
+
+
+def breaker_reason(lane: Lane, history: CallHistory) -> str | None:
+    """Why the breaker keeps this payment off its channel: open, or half-open while the payment has
+    failed here before (the probe is for a payment with no such history, so one that keeps failing
+    cannot keep arriving as the probe and never fail over)."""
+    if lane.breaker.allows() == 0:
+        return "the channel's circuit breaker is open"
+    if lane.breaker.state is not BreakerState.CLOSED and history.failed_here(lane.name):
+        return "the channel's circuit breaker is half-open and this payment already failed on it"
+    return None
 
 
 def _verdict(p: Pipeline, lane: Lane, env: Envelope) -> Verdict:
