@@ -33,6 +33,9 @@ SENT_OUTCOMES = ("ok", "in_doubt")  # the network may hold the message after the
 # Messages about a payment go where the payment went (or are answered here if it never left).
 FOLLOWS_PAYMENT = ("payment.cancellation_request", "payment.status_request")
 NOT_SENT = ("accepted", "routed", "retrying")
+# Refusals about the moment, not the payment (outside the network's hours, past its cut-off): with
+# nothing taken by the network, the route's backup channel may carry the payment instead.
+REFUSED_FOR_THE_HOUR = ("TM01",)
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,21 @@ async def follow_payment(p: Pipeline, env: Envelope, decision: Decision) -> Deci
         return None
     reason = f"follows payment {payment.id} on {payment.adapter}@{payment.version}"
     return Decision(decision.route, payment.adapter, payment.version, reason)
+
+
+async def fail_over_refused(p: Pipeline, lane: Lane, msg: Msg, env: Envelope, refusal: AdapterError) -> bool:
+    """Send a payment the network refused for the hour (its NAK took nothing) to the backup channel;
+    False when it cannot go there (another refusal, no backup, the backup cannot take it, or the
+    payment is already at a network)."""
+    if getattr(refusal, "code", "") not in REFUSED_FOR_THE_HOUR:
+        return False
+    backup = _backup(p, msg, lane)
+    if backup is None or CallHistory.of(await p.store.attempt_outcomes(str(env.id))).sent:
+        return False
+    if not _can_take(p, backup, env):
+        return False
+    await _fail_over(p, env, lane, backup, f"{lane.name} refused it for the hour: {refusal.reason[:200]}")
+    return True
 
 
 def breaker_reason(lane: Lane, history: CallHistory) -> str | None:

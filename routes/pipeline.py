@@ -383,8 +383,10 @@ class Pipeline:
             lane.breaker.success()  # the partner answered: it is up, it just refused this message
         outcome = "in_doubt" if isinstance(exc, InDoubtError) else "transient" if exc.retryable else "permanent"
         if isinstance(exc, RejectedByPartner):  # a business answer, final: nothing to replay
-            then = [("rejected", {"reason": "partner_rejected", "error": error, "by": lane.name, "attempt": attempt})]
-            await self.store.finish_attempt(mid, lane.name, lane.version, started, outcome, error[:2000], then)
+            await self.store.finish_attempt(mid, lane.name, lane.version, started, outcome, error[:2000])
+            if not (channels.is_channel(lane) and await channels.fail_over_refused(self, lane, msg, env, exc)):
+                detail = {"reason": "partner_rejected", "error": error, "by": lane.name, "attempt": attempt}
+                await self.store.record(mid, "rejected", detail=detail)
             await msg.ack()
             return
         if isinstance(exc, TransientError) and attempt < lane.config.retry.max_attempts:

@@ -15,7 +15,7 @@ import signal
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -384,6 +384,21 @@ def test_a_return_the_network_pushes_is_journalled_with_its_payment(pay_hub: Run
         audit = admin.get("/admin/audit").json()
     [returned] = [a for a in audit if a["action"] == "payment.returned" and a["target"] == mid]
     assert returned["actor"] == "cips" and returned["detail"]["reason"] == "AC04"
+
+
+def test_a_payment_cips_refuses_for_the_hour_fails_over_to_swift(pay_hub: RunningHub) -> None:
+    """The hub's calendar says open, the network says closed (NAK TM01, nothing taken): the backup carries it."""
+    other_day = datetime.now(UTC).isoweekday() % 7 + 1
+    knob(pay_hub, "cips", "hours", {"timezone": "UTC", "days": [other_day]})
+    try:
+        body, uetr = payment()
+        state = pay_hub.wait_status(submit(pay_hub, body), {"completed", "rejected", "dead_lettered"})
+    finally:
+        knob(pay_hub, "cips", "hours", {})
+    assert state["status"] == "completed" and state["adapter"] == "swift", json.dumps(state["history"])
+    [failover] = [t for t in state["history"] if t["detail"].get("failover")]
+    assert "refused it for the hour" in failover["detail"]["reason"] and "TM01" in failover["detail"]["reason"]
+    assert received(pay_hub, "cips", uetr) == []  # a NAK has no effect
 
 
 def test_with_the_cips_network_gone_a_cny_payment_completes_over_swift(pay_hub: RunningHub) -> None:
