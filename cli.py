@@ -17,6 +17,7 @@ import httpx
 import typer
 import yaml
 
+from canonical.ceb.offline import Source, match_messages, match_report, mismatch_line
 from canonical.errors import RejectedInput, Violation
 from canonical.swift_mt import mt_to_mx, mx_to_mt
 from canonical.validation import one_fin_message, validate
@@ -66,6 +67,8 @@ routes_app = typer.Typer(help="Routes: live configuration and gray release.", no
 app.add_typer(routes_app, name="routes")
 translate_app = typer.Typer(help="Translate SWIFT MT <-> ISO 20022 (no running hub needed).", no_args_is_help=True)
 app.add_typer(translate_app, name="translate")
+customs_app = typer.Typer(help="China customs (CEB) checks, offline (no running hub needed).", no_args_is_help=True)
+app.add_typer(customs_app, name="customs")
 FINAL_STATUSES = {"completed": 0, "rejected": 1, "dead_lettered": 1}
 
 
@@ -678,6 +681,29 @@ def translate_mx2mt(
         _translated(*mx_to_mt(_document(file), mt))
     except RejectedInput as exc:
         raise _refused(exc.violations) from None
+
+
+@customs_app.command("match")
+def customs_match(
+    order: Annotated[str, typer.Argument(help="CEB311 order file, or - for stdin")],
+    payment: Annotated[str, typer.Argument(help="CEB411 payment file, or - for stdin")],
+    waybill: Annotated[str, typer.Argument(help="CEB511 waybill file, or - for stdin")],
+    as_json: Annotated[bool, typer.Option("--json", help="print {consistent, mismatches} as JSON")] = False,
+) -> None:
+    """三单对碰: check that an order, its payment and its waybill agree; exit 0 consistent, 1 not."""
+    if [order, payment, waybill].count("-") > 1:
+        raise _fail("only one of ORDER, PAYMENT, WAYBILL can be - (stdin)")
+    try:
+        found = match_messages(*(Source(f, _document(f)) for f in (order, payment, waybill)))
+    except RejectedInput as exc:
+        raise _refused(exc.violations) from None
+    if as_json:
+        typer.echo(json.dumps(match_report(found), ensure_ascii=False))
+    else:
+        for line in [mismatch_line(m) for m in found] or ["consistent"]:
+            typer.echo(line)
+    if found:
+        raise typer.Exit(1)
 
 
 @app.command("validate")

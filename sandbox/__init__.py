@@ -6,4 +6,5 @@ KINDS = {
     "dcbridge": "sandbox.dcbridge:Bridge",
     "cips": "sandbox.cips:Cips",
     "swift": "sandbox.swift:Swift",
+    "customs": "sandbox.customs:SingleWindow",
 }

@@ -22,6 +22,8 @@ _FACETS = {
     "SCHEMAV_CVC_ENUMERATION_VALID": "xsd:enumeration",
     "SCHEMAV_CVC_TOTALDIGITS_VALID": "amount_format",
     "SCHEMAV_CVC_FRACTIONDIGITS_VALID": "amount_format",
+    "SCHEMAV_CVC_ELT_5_2_2_2_1": "xsd:fixed",  # e.g. currency, fixed to 142 (CNY) in the import messages
+    "SCHEMAV_CVC_ELT_5_2_2_2_2": "xsd:fixed",
 }
 _EXPECTED = re.compile(r"Expected is (?:one of )?\( ([^)]*) \)")
 

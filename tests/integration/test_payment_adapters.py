@@ -23,10 +23,17 @@ from canonical.errors import RejectedInput
 from canonical.payments import CancellationResolution, CreditTransfer, PaymentReturn, StatusReport, StatusRequest
 from sandbox.cips import Cips
 from sandbox.http import Request, Response, serve
-from sandbox.payments import CALLBACK_FILE, PaymentNetwork
+from sandbox.payments import PaymentNetwork
 from sandbox.swift import Swift
 from security import jose
-from security.outbound import HUB_JWKS_FILE, PARTNER_JWKS_FILE, PartnerProtection, Protector, publish_jwks
+from security.outbound import (
+    CALLBACK_FILE,
+    HUB_JWKS_FILE,
+    PARTNER_JWKS_FILE,
+    PartnerProtection,
+    Protector,
+    publish_jwks,
+)
 from tests.unit.test_payment_adapters_unit import cancellation, credit_transfer, original_of
 
 # Participants of the CIPS sandbox's directory (SWIFT takes any BIC).
