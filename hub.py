@@ -254,6 +254,7 @@ class Hub:
             utc_now,
         )
         self.ageing.start()
+        callback_keys = self._callback_keys()
         self.services = Services(
             self.store,
             self.nc,
@@ -274,7 +275,7 @@ class Hub:
             checkpoint=self.security_jobs.run_once,
             seal=self.seal,
             routes=self.route_table,
-            partner_keys=self._partner_keys,
+            partner_keys=lambda adapter: callback_keys.get(adapter, []),
         )
         self.server = _Server(
             uvicorn.Config(
@@ -305,17 +306,21 @@ class Hub:
             if isinstance(lane.adapter, PaymentChannel) and lane.config.channel is not None
         }
 
-    def _partner_keys(self, adapter: str) -> list[jose.HubKey]:
-        """The keys `adapter`'s partner signs callbacks with: configured, or those its sandbox publishes."""
-        cfg = self.routing.adapters.get(adapter)
-        if cfg is None:
-            return []
-        jwks = list(cfg.partner_jwks)
-        for version in cfg.versions.values():
-            url = str(version.url)
-            if url.startswith(SANDBOX_PREFIX):
-                jwks += self.sandbox_jwks.get(url.removeprefix(SANDBOX_PREFIX), {}).get("keys", [])
-        return [jose.import_jwk(k) for k in jwks if k.get("use") != "enc" and k.get("crv") != "X25519"]
+    def _callback_keys(self) -> dict[str, list[jose.HubKey]]:
+        """The keys each adapter's partner signs its callbacks with: configured, or those its sandbox
+        publishes. Read once: adapter definitions and sandbox keys do not change while the hub runs."""
+        out: dict[str, list[jose.HubKey]] = {}
+        for name, cfg in self.routing.adapters.items():
+            jwks = list(cfg.partner_jwks)
+            for version in cfg.versions.values():
+                url = str(version.url)
+                if url.startswith(SANDBOX_PREFIX):
+                    jwks += self.sandbox_jwks.get(url.removeprefix(SANDBOX_PREFIX), {}).get("keys", [])
+            try:
+                out[name] = [jose.import_jwk(k) for k in jwks if k.get("use") != "enc" and k.get("crv") != "X25519"]
+            except jose.JoseError as exc:
+                raise StartupError(f"adapters.{name}.partner_jwks: {exc}") from None
+        return out
 
     def _publish_callback_urls(self) -> None:
         """Where each sandbox network pushes its answers: the callback URL of the adapter calling it."""

@@ -13,7 +13,7 @@ from nats.js import JetStreamContext
 from adapters.base import AdapterError, PaymentChannel
 from canonical.envelope import Envelope
 from desk import PAYMENT_TYPES
-from desk.answers import apply_partner_status
+from desk.answers import apply_partner_status, audit_enquiry
 from desk.calendar import ChannelPolicy
 from routes.bus import publish_alert
 from routes.lease import LeaderLease, cancel, every
@@ -64,10 +64,9 @@ class PaymentAgeing:
         try:
             status = await channel.enquire(env)
         except AdapterError as exc:
-            await self.store.audit("hub", "payment.enquiry_failed", message_id, {"channel": name, "error": exc.reason})
+            await audit_enquiry(self.store, message_id, name, exc, why="ageing")
             return
-        detail = {"channel": name, "known": status.known, "status": status.status, "reason": status.reason}
-        await self.store.audit("hub", "payment.enquiry", message_id, {**detail, "why": "ageing"})
+        await audit_enquiry(self.store, message_id, name, status, why="ageing")
         if status.known and status.status != "delivered":
             await apply_partner_status(self.store, message_id, name, status, via="status enquiry (ageing)")
             self._alerted.discard(message_id)

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.base import PartnerStatus
+from adapters.base import AdapterError, PartnerStatus
 from adapters.payments import partner_status
 from canonical.envelope import Envelope, idempotency_scope
 from canonical.payments import (
@@ -65,6 +65,19 @@ async def apply_partner_status(
         if await store.record(message_id, step, actor=channel, detail=step_detail):
             recorded.append(step)
     return recorded
+
+
+async def audit_enquiry(
+    store: Store, message_id: str, channel: str, answer: PartnerStatus | AdapterError, why: str
+) -> None:
+    """Audit one status enquiry about a message: what the network said (`payment.enquiry`), or why it
+    could not be asked (`payment.enquiry_failed`)."""
+    if isinstance(answer, AdapterError):
+        detail = {"channel": channel, "error": answer.reason[:500], "why": why}
+        await store.audit("hub", "payment.enquiry_failed", message_id, detail)
+        return
+    said: dict[str, Any] = {"known": answer.known, "status": answer.status, "reason": answer.reason}
+    await store.audit("hub", "payment.enquiry", message_id, {"channel": channel, **said, "why": why})
 
 
 @dataclass

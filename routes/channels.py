@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 from nats.aio.msg import Msg
 
-from adapters.base import POSSIBLE_DUPLICATE, AdapterError, PartnerStatus, PaymentChannel, TransientError
+from adapters.base import POSSIBLE_DUPLICATE, AdapterError, PaymentChannel, TransientError
 from canonical.envelope import Envelope
 from canonical.payments import InterbankTransfer
 from desk import PAYMENT_TYPES
-from desk.answers import apply_partner_status
+from desk.answers import apply_partner_status, audit_enquiry
 from desk.calendar import Verdict, judge
 from routes import bus
 from routes.retry import BreakerState, backoff_delay
@@ -81,9 +81,7 @@ async def prepare(p: Pipeline, lane: Lane, msg: Msg, env: Envelope) -> Envelope 
         why = verdict.reason
     if why is None:
         return env
-    backup = _backup(p, msg, lane)
-    if backup is not None and not history.sent and _can_take(p, backup, env):
-        await _fail_over(p, env, lane, backup, why)
+    if await _try_fail_over(p, msg, lane, env, history, why):
         await msg.ack()
         return None
     if verdict.action == "refuse":
@@ -130,13 +128,9 @@ async def fail_over_refused(p: Pipeline, lane: Lane, msg: Msg, env: Envelope, re
     payment is already at a network)."""
     if getattr(refusal, "code", "") not in REFUSED_FOR_THE_HOUR:
         return False
-    backup = _backup(p, msg, lane)
-    if backup is None or CallHistory.of(await p.store.attempt_outcomes(str(env.id))).sent:
-        return False
-    if not _can_take(p, backup, env):
-        return False
-    await _fail_over(p, env, lane, backup, f"{lane.name} refused it for the hour: {refusal.reason[:200]}")
-    return True
+    history = CallHistory.of(await p.store.attempt_outcomes(str(env.id)))
+    why = f"{lane.name} refused it for the hour: {refusal.reason[:200]}"
+    return await _try_fail_over(p, msg, lane, env, history, why)
 
 
 def breaker_reason(lane: Lane, history: CallHistory) -> str | None:
@@ -180,20 +174,16 @@ async def _after_doubt(p: Pipeline, lane: Lane, msg: Msg, env: Envelope) -> Enve
     except AdapterError as exc:
         if isinstance(exc, TransientError):
             lane.breaker.failure()
-        await p.store.audit("hub", "payment.enquiry_failed", mid, {"channel": lane.name, "error": exc.reason[:500]})
+        await audit_enquiry(p.store, mid, lane.name, exc, why="in doubt")
         view = await p.store.message(mid)
         await msg.nak(delay=backoff_delay(lane.config.retry, view.round_attempts if view else 1))
         return None
-    await p.store.audit("hub", "payment.enquiry", mid, _enquiry_json(lane.name, status))
+    await audit_enquiry(p.store, mid, lane.name, status, why="in doubt")
     if not status.known:
         return env.model_copy(update={"headers": {**env.headers, POSSIBLE_DUPLICATE: "true"}})
     await apply_partner_status(p.store, mid, lane.name, status, via="status enquiry")
     await msg.ack()
     return None
-
-
-def _enquiry_json(channel: str, status: PartnerStatus) -> dict[str, object]:
-    return {"channel": channel, "known": status.known, "status": status.status, "reason": status.reason}
 
 
 def _backup(p: Pipeline, msg: Msg, lane: Lane) -> Lane | None:
@@ -220,9 +210,14 @@ def _can_take(p: Pipeline, backup: Lane, env: Envelope) -> bool:
     return _verdict(p, backup, env).action in ("send", "hold")  # a hold there: it waits on the backup
 
 
-async def _fail_over(p: Pipeline, env: Envelope, lane: Lane, backup: Lane, why: str) -> None:
+async def _try_fail_over(p: Pipeline, msg: Msg, lane: Lane, env: Envelope, history: CallHistory, why: str) -> bool:
+    """Move a payment never sent anywhere to its route's backup channel, if that one can take it now."""
+    backup = _backup(p, msg, lane)
+    if backup is None or history.sent or not _can_take(p, backup, env):
+        return False
     # Journalled with its channel before it is published: the backup's worker sends it.
     detail = {"failover": f"{lane.name} -> {backup.name}", "reason": why, "route": "backup"}
     await p.store.record(str(env.id), "routed", detail=detail, adapter=backup.name, version=backup.version)
     headers = {"Nats-Msg-Id": f"{env.id}:failover:{backup.name}", bus.CORRELATION_HEADER: env.correlation_id}
     await p.js.publish(bus.out_subject(backup.name, backup.version), env.to_bytes(), headers=headers)
+    return True
