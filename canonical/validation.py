@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from canonical import ceb, iso20022
 from canonical.errors import RejectedInput, Violation
 from canonical.swift_mt import SwiftMtCodec, parse_message, split_rje
-from canonical.swift_mt.blocks import MAX_MESSAGE_CHARS
+from canonical.swift_mt.blocks import MAX_MESSAGE_CHARS, fin_text
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -30,20 +30,12 @@ class Validation:
         return not self.violations
 
 
-def fin_text(body: bytes) -> str:
-    """FIN input as text; RejectedInput naming the offset of the first byte outside ASCII."""
-    if len(body) > MAX_MESSAGE_CHARS * 10:
-        raise RejectedInput("input too large", [Violation("message", "too_large", f"{len(body)} bytes")])
-    try:
-        return body.decode("ascii")
-    except UnicodeDecodeError as exc:
-        detail = f"byte 0x{body[exc.start]:02x} is outside the SWIFT character set"
-        raise RejectedInput("not FIN text", [Violation(f"offset {exc.start}", "x_character_set", detail)]) from None
+BATCH_LIMIT = MAX_MESSAGE_CHARS * 10  # an RJE file carries several messages
 
 
 def one_fin_message(body: bytes) -> str:
     """The one FIN message of `body` (an RJE batch's ACKs dropped); RejectedInput if there are several or none."""
-    messages = split_rje(fin_text(body))
+    messages = split_rje(fin_text(body, BATCH_LIMIT))
     if len(messages) != 1:
         detail = f"{len(messages)} messages: translate one at a time"
         raise RejectedInput("one message expected", [Violation("message", "single_message", detail)])
@@ -52,7 +44,7 @@ def one_fin_message(body: bytes) -> str:
 
 def _mt_violations(body: bytes) -> list[Violation]:
     try:
-        messages = split_rje(fin_text(body))
+        messages = split_rje(fin_text(body, BATCH_LIMIT))
     except RejectedInput as exc:
         return exc.violations
     if not messages:

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from canonical.errors import RejectedInput, Violation
 from canonical.swift_mt import parse_message, to_canonical
+from canonical.swift_mt.blocks import fin_text
 from canonical.swift_mt.codec import to_mt
 from sandbox.http import Request, Response
 from sandbox.payments import CANCELLED, FIN, PENDING, REJECTED, SETTLED, Inbound, PaymentNetwork
@@ -28,12 +29,7 @@ GPI_STATUS = {PENDING: "ACSP", SETTLED: "ACCC", REJECTED: "RJCT", CANCELLED: "RJ
 
 def read_fin(body: bytes) -> Inbound:
     """One FIN message read by the hub's MT codec; RejectedInput naming the block, field and rule."""
-    try:
-        text = body.decode("ascii")
-    except UnicodeDecodeError as exc:
-        where = f"offset {exc.start}"
-        raise RejectedInput("not FIN text", [Violation(where, "x_character_set", "non-ASCII")]) from None
-    mt = parse_message(text)
+    mt = parse_message(fin_text(body))
     kind = mt.header.message_type
     if kind not in FIN_TYPES:
         detail = f"MT{kind}: send MT103, MT202, MT202COV or MT192"

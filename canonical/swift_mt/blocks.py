@@ -117,6 +117,18 @@ class FinMessage(MtHeader):
         return "".join(out)
 
 
+def fin_text(body: bytes, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """FIN input as text; RejectedInput when it is over `limit` bytes, or naming the offset of the first
+    byte outside ASCII (the SWIFT character sets are within it)."""
+    if len(body) > limit:
+        raise RejectedInput("message too large", [Violation("message", "too_large", f"{len(body)} bytes")])
+    try:
+        return body.decode("ascii")
+    except UnicodeDecodeError as exc:
+        detail = f"byte 0x{body[exc.start]:02x} is outside the SWIFT character set"
+        raise RejectedInput("not FIN text", [Violation(f"offset {exc.start}", "x_character_set", detail)]) from None
+
+
 def lt_to_bic(lt: str) -> str:
     """Logical terminal (BIC8 + terminal code + branch) to BIC11."""
     return lt[:8] + lt[9:12] if len(lt) == 12 else lt

@@ -29,7 +29,7 @@ from canonical.payments import (
     PaymentReturn,
     StatusReport,
 )
-from canonical.swift_mt.blocks import MAX_MESSAGE_CHARS, MtHeader, split_rje
+from canonical.swift_mt.blocks import MtHeader, fin_text, split_rje
 from canonical.swift_mt.cancellation_map import (
     mt192_to_request,
     mt196_to_resolution,
@@ -216,14 +216,7 @@ class SwiftMtCodec:
         return body.lstrip()[:3] == b"{1:"
 
     def decode(self, body: bytes) -> Decoded:
-        if len(body) > MAX_MESSAGE_CHARS:
-            raise RejectedInput("message too large", [Violation("message", "too_large", f"{len(body)} bytes")])
-        try:
-            text = body.decode("ascii")
-        except UnicodeDecodeError as exc:
-            where = f"offset {exc.start}"
-            raise RejectedInput("not FIN text", [Violation(where, "x_character_set", "non-ASCII")]) from None
-        messages = split_rje(text)
+        messages = split_rje(fin_text(body))
         if len(messages) != 1:
             raise RejectedInput("one message expected", [Violation("message", "single_message", str(len(messages)))])
         mt = parse_message(messages[0])
