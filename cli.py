@@ -21,8 +21,6 @@ from canonical.ceb.offline import Source, match_messages, match_report, mismatch
 from canonical.errors import RejectedInput, Violation
 from canonical.swift_mt import mt_to_mx, mx_to_mt
 from canonical.validation import one_fin_message, validate
-from desk.reconcile import summary_lines
-from hub import StartupError, serve
 from routes.config import RoutingConfig
 from routes.settings import HubSettings, HubTuning
 from security import jose
@@ -40,9 +38,6 @@ from security.nats_users import (
 from security.passwords import WeakPassword
 from security.signatures import SignedRequests
 from security.tls import client_context
-from store import Store
-from store.checkpoints import JournalReport, verify_journal
-from store.operators import DuplicateOperator, InvalidOperator, Operators
 
 app = typer.Typer(help="Trade-finance integration hub.", no_args_is_help=True, add_completion=False)
 dlq_app = typer.Typer(help="Dead letters: list and replay.", no_args_is_help=True)
@@ -67,8 +62,12 @@ routes_app = typer.Typer(help="Routes: live configuration and gray release.", no
 app.add_typer(routes_app, name="routes")
 translate_app = typer.Typer(help="Translate SWIFT MT <-> ISO 20022 (no running hub needed).", no_args_is_help=True)
 app.add_typer(translate_app, name="translate")
-customs_app = typer.Typer(help="China customs (CEB) checks, offline (no running hub needed).", no_args_is_help=True)
+customs_app = typer.Typer(help="China customs (CEB): offline checks, and the sets in the hub.", no_args_is_help=True)
 app.add_typer(customs_app, name="customs")
+dc_app = typer.Typer(help="Digital currency on the CBDC bridge, through the hub.", no_args_is_help=True)
+app.add_typer(dc_app, name="dc")
+evidence_app = typer.Typer(help="Evidence of settlements.", no_args_is_help=True)
+app.add_typer(evidence_app, name="evidence")
 FINAL_STATUSES = {"completed": 0, "rejected": 1, "dead_lettered": 1}
 
 
@@ -138,6 +137,8 @@ def run(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "httpcore", "alembic"):  # one line per request or migration step: not for a hub
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from hub import StartupError, serve  # only `hub run` needs the whole hub: the other commands start faster
+
     try:
         asyncio.run(serve(HubSettings(), not no_sandbox, demo))
     except StartupError as exc:
@@ -153,8 +154,19 @@ def send(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Submit a message through the gateway as an institution."""
-    info = _run_info()
     body = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    state, code = _submit(body, as_, idempotency_key, wait)
+    _print(state, as_json)
+    if code is not None:
+        raise typer.Exit(code)
+
+
+def _submit(
+    body: bytes, as_: str | None, idempotency_key: str | None, wait: float | None
+) -> tuple[dict[str, Any], int | None]:
+    """Submit `body` through the gateway as a sandbox institution (its API key, signed with its dev
+    key): the 202 answer, or with `wait` the last status seen and its exit code (None without wait)."""
+    info = _run_info()
     creds = json.loads((Path(info["home"]) / "credentials.json").read_text())
     who = as_ or next(iter(creds))
     if who not in creds:
@@ -170,18 +182,16 @@ def send(
     with httpx.Client(
         base_url=info["http_url"], timeout=30, trust_env=False, auth=auth, verify=_verify(info, who)
     ) as client:
-        accepted = _check(client.post("/v1/messages", content=body, headers=headers))
+        accepted: dict[str, Any] = _check(client.post("/v1/messages", content=body, headers=headers))
         if wait is None:
-            _print(accepted, as_json)
-            return
+            return accepted, None
         deadline = time.monotonic() + wait
         while True:
-            state = _check(client.get(accepted["status_url"], headers={"x-api-key": creds[who]}))
+            state: dict[str, Any] = _check(client.get(accepted["status_url"], headers={"x-api-key": creds[who]}))
             if state["status"] in FINAL_STATUSES or time.monotonic() >= deadline:
                 break
             time.sleep(0.2)
-    _print(state, True if as_json else False)
-    raise typer.Exit(FINAL_STATUSES.get(state["status"], 124))
+    return state, FINAL_STATUSES.get(state["status"], 124)
 
 
 def dev_signer(
@@ -225,6 +235,8 @@ def reconcile_statement(
     if as_json:
         _print(report, True)
     else:
+        from desk.reconcile import summary_lines  # the journal's modules load only where used
+
         for line in summary_lines(report):
             typer.echo(line)
     raise typer.Exit(0 if report["balanced"] else 1)
@@ -364,6 +376,9 @@ def config_import(directory: Path) -> None:
 @journal_app.command("verify")
 def journal_verify() -> None:
     """Recompute the hash chains and check the signed checkpoints; exit 1 naming the first break."""
+    from store import Store
+    from store.checkpoints import JournalReport, verify_journal
+
     settings = HubSettings()
 
     async def verify() -> JournalReport:
@@ -427,6 +442,9 @@ def users_add(
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the password from stdin")] = False,
 ) -> None:
     """Add an operator (password hashed with argon2id) straight into the journal database."""
+    from store import Store
+    from store.operators import DuplicateOperator, InvalidOperator, Operators
+
     password = (
         sys.stdin.readline().rstrip("\n")
         if password_stdin
@@ -706,13 +724,247 @@ def customs_match(
         raise typer.Exit(1)
 
 
+@customs_app.command("status")
+def customs_status(
+    order_no: Annotated[str, typer.Argument(help="the order number (orderNo)")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """An order's three-document set in the running hub: its status, documents, receipts and inventory."""
+    with _admin() as client:
+        found = _check(client.get(f"/v1/customs/orders/{order_no}"))
+    if as_json:
+        typer.echo(json.dumps(found, ensure_ascii=False))
+        return
+    typer.echo(f"order {found['order_no']}: {found['status']} (revision {found['revision']})")
+    if found["missing"]:
+        typer.echo(f"  missing: {', '.join(found['missing'])}  (deadline {found['deadline']})")
+    if found.get("reason"):
+        typer.echo(f"  reason: {found['reason']}")
+    for m in found["mismatches"]:
+        typer.echo(f"  mismatch {m['rule']}: {m['left']} = {m['left_value']}, {m['right']} = {m['right_value']}")
+    for doc in found["documents"]:
+        last = doc["receipts"][-1] if doc["receipts"] else None
+        said = f"  last receipt {last['status']} {last['info']}" if last else ""
+        typer.echo(f"  {doc['kind']:<9} {doc['key']:<24} {doc['status']:<10} from {doc['source']}{said}")
+    if "inventory" in found:
+        typer.echo(f"  inventory message {found['inventory']['message_id']}: {found['inventory']['status']}")
+
+
 @app.command("validate")
 def validate_document(file: Annotated[str, typer.Argument(help="MT, ISO 20022 or CEB file, or - for stdin")]) -> None:
     """Check a message against its format (FIN rules, XSD and CBPR+ rules, CEB XSD); exit 0 valid, 1 not."""
     found = validate(_document(file))
     if not found.valid:
         raise _refused(found.violations)
+    if found.older_pack:
+        why = "; ".join(f"{v.loc}: {v.rule}" for v in found.refused_by_current)
+        typer.echo(f"valid under the CEB {found.older_pack} schema pack only (202205 refuses: {why})")
+        return
     typer.echo("valid")
+
+
+@dc_app.command("pay")
+def dc_pay(
+    from_: Annotated[str, typer.Option("--from", help="the paying bridge participant, e.g. BANK-CN-A")],
+    to: Annotated[str, typer.Option("--to", help="the receiving bridge participant")],
+    amount: Annotated[str, typer.Option(help="decimal amount in --currency, e.g. 1000.00")],
+    currency: Annotated[str, typer.Option(help="the currency paid, e.g. CNY")],
+    to_currency: Annotated[str | None, typer.Option("--to-currency", help="the currency received (PvP FX)")] = None,
+    purpose: Annotated[str, typer.Option(help="purpose of the payment")] = "trade settlement",
+    trade_reference: Annotated[str | None, typer.Option("--trade-reference")] = None,
+    as_: Annotated[str | None, typer.Option("--as", help="sandbox institution to send as")] = None,
+    idempotency_key: Annotated[str | None, typer.Option("--idempotency-key")] = None,
+    wait: Annotated[float, typer.Option(help="seconds to wait for a final status")] = 60.0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Pay through the multilateral bridge: publish a demand, take the best quote, settle; print the
+    final state with the settlement id and its proof (exit 0 completed, 1 rejected, 124 wait ran out)."""
+    from pydantic import ValidationError
+
+    from canonical.dc import PaymentDemand
+
+    payload: dict[str, Any] = {
+        "originator": from_,
+        "beneficiary": to,
+        "amount": amount,
+        "source_currency": currency.upper(),
+        "target_currency": (to_currency or currency).upper(),
+        "purpose": purpose,
+    }
+    if trade_reference:
+        payload["trade_reference"] = trade_reference
+    options = {"originator": "--from", "beneficiary": "--to", "source_currency": "--currency"}
+    try:
+        PaymentDemand.model_validate(payload)
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            field = str(err["loc"][0]) if err["loc"] else ""
+            option = options.get(field, "--" + field.replace("_", "-")) if field else "options"
+            typer.echo(f"{option}: {err['type']}: {err['msg']}", err=True)
+        raise typer.Exit(2) from None
+    envelope = {"type": "dc.demand", "destination": "dcbridge", "payload": payload}
+    state, code = _submit(json.dumps(envelope).encode(), as_, idempotency_key, wait)
+    outcome = _dc_outcome(state)
+    if as_json:
+        _print(outcome, True)
+    else:
+        for line in _dc_lines(outcome):
+            typer.echo(line)
+    raise typer.Exit(code if code is not None else 124)
+
+
+def _dc_outcome(state: dict[str, Any]) -> dict[str, Any]:
+    """The message's final state with the settlement, its id and proof (or the refusal) lifted up."""
+    history = state.get("history", [])
+    delivered: dict[str, Any] = next((t["detail"] for t in reversed(history) if t["status"] == "delivered"), {})
+    final = ("rejected", "dead_lettered")
+    refused: dict[str, Any] = next((t["detail"] for t in reversed(history) if t["status"] in final), {})
+    return {
+        "id": state.get("id"),
+        "status": state.get("status"),
+        "settlement_id": delivered.get("settlement_id"),
+        "settlement": delivered.get("settlement"),
+        "proof": delivered.get("proof"),
+        "steps": delivered.get("steps", []),
+        "reason": refused.get("error") or refused.get("reason"),
+        "history": history,
+    }
+
+
+def _dc_lines(outcome: dict[str, Any]) -> list[str]:
+    lines = [f"{outcome['status']}  message {outcome['id']}"]
+    if outcome["settlement"]:
+        settlement, proof = outcome["settlement"], outcome["proof"]
+        lines.append(f"settlement {outcome['settlement_id']} ({settlement['kind']}) at {settlement['settled_at']}")
+        for leg in settlement["legs"]:
+            lines.append(f"  {leg['payer']} -> {leg['payee']}: {leg['amount']} {leg['currency']}")
+        if settlement.get("rate"):
+            lines.append(f"  rate {settlement['rate']} quoted by {settlement.get('liquidity_provider')}")
+        lines.append(f"proof: position {proof['position']} tx_hash {proof['tx_hash']}")
+        lines.append(f"       chain head {proof['chain_head']} at {proof['head_position']}")
+    elif outcome["reason"]:
+        lines.append(f"reason: {outcome['reason']}")
+    return lines
+
+
+@dc_app.command("balances")
+def dc_balances(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    reserves: Annotated[bool, typer.Option("--reserves", help="also the reserve accounts at central banks")] = False,
+) -> None:
+    """Every wallet on the CBDC bridge (participant, currency, balance), asked through the hub."""
+    with _admin() as client:
+        rows = [r for r in _check(client.get("/admin/dc/balances")) if reserves or r["account"] == "wallet"]
+    if as_json:
+        _print(rows, True)
+        return
+    for r in rows:
+        typer.echo(f"{r['participant']:<12} {r['account']:<8} {r['currency']}  {r['balance']:>20}")
+
+
+@evidence_app.command("verify")
+def evidence_verify(
+    ident: Annotated[str, typer.Argument(metavar="ID", help="the hub message id or the settlement id")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Check a settlement's proof against the hub journal's anchored copy and the bridge's chain now;
+    exit 0 when everything matches, 1 naming what does not."""
+    with _admin() as client:
+        verdict = _check(client.get(f"/admin/evidence/{ident}"))
+    if as_json:
+        _print(verdict, True)
+    else:
+        typer.echo(f"settlement {verdict['settlement_id']} (message {verdict['id']})")
+        for check in verdict["checks"]:
+            typer.echo(f"  {'ok  ' if check['ok'] else 'FAIL'} {check['name']}: {check['detail']}")
+    if not verdict["ok"]:
+        failed = ", ".join(c["name"] for c in verdict["checks"] if not c["ok"])
+        raise _fail(f"evidence does not verify: {failed}")
+    if not as_json:
+        typer.echo("verified")
+
+
+# -- logistics and credit (docs/logistics.md, docs/credit.md) --------------------------------------
+
+credit_app = typer.Typer(help="Credit bureaus, through the hub (consent, quota and cache apply).", no_args_is_help=True)
+app.add_typer(credit_app, name="credit")
+
+
+@app.command("track")
+def track(
+    carrier: Annotated[str, typer.Argument(help="the carrier adapter: carrier-intl, carrier-domestic, carrier-ocean")],
+    tracking_number: Annotated[str, typer.Argument(help="the carrier's tracking number")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A shipment's normalized tracking timeline: asks the carrier now (at its pace) and keeps tracking it."""
+    with _admin() as client:
+        found = _check(
+            client.post("/admin/shipments/track", json={"carrier": carrier, "tracking_number": tracking_number})
+        )
+    if as_json:
+        typer.echo(json.dumps(found, ensure_ascii=False))
+        return
+    typer.echo(
+        f"shipment {found['shipment_id']}: {found['status'] or 'no status yet'}{' (final)' if found['final'] else ''}"
+    )
+    poll = found["poll"]
+    if poll["error"] or poll["retry_after_s"]:
+        typer.echo(f"  carrier not asked now: {poll['error'] or 'rate limit'} (retry after {poll['retry_after_s']} s)")
+    for e in found["timeline"]:
+        code = e["code"] or f"UNKNOWN({e['raw_code']})"
+        loc = e.get("location") or {}
+        where = ", ".join(filter(None, [loc.get("city"), loc.get("country")]))
+        typer.echo(f"  {e['occurred_at']}  {code:<17} {where:<24} {e['raw_description']}")
+
+
+@credit_app.command("report")
+def credit_report(
+    entity_id: Annotated[str, typer.Argument(help="the subject: a USCC, a registration number or a person's id")],
+    bureau: Annotated[str, typer.Option("--bureau", help="bureau-a or bureau-b")],
+    consent: Annotated[
+        str | None, typer.Option("--consent", help="the subject's consent id (required for a person)")
+    ] = None,
+    kind: Annotated[
+        str, typer.Option("--kind", help="basic_info, credit_report or court_sanction_alerts")
+    ] = "credit_report",
+    person: Annotated[bool, typer.Option("--person", help="the subject is a person")] = False,
+    country: Annotated[str, typer.Option("--country")] = "CN",
+    tenant: Annotated[str, typer.Option("--tenant", help="whose quota the query counts against")] = "operations",
+    reveal: Annotated[bool, typer.Option("--reveal", help="show sensitive fields in clear (sensitive.reveal)")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A bureau's canonical credit report about ENTITY_ID (sensitive fields masked unless --reveal)."""
+    query = {
+        "bureau": bureau,
+        "entity_id": entity_id,
+        "entity_kind": "person" if person else "enterprise",
+        "country": country,
+        "report_kind": kind,
+        "consent_id": consent,
+        "tenant": tenant,
+        "reveal": reveal,
+    }
+    with _admin() as client:
+        found = _check(client.post("/admin/credit/reports", json=query))
+    if as_json:
+        typer.echo(json.dumps(found, ensure_ascii=False))
+        return
+    report = found["report"]
+    source = "cache" if found["cached"] else f"{found['bureau']} (cost {found['cost']})"
+    typer.echo(
+        f"{report['bureau']} report {report.get('report_id') or '-'} from {source}, valid until {report['valid_until']}"
+    )
+    entity = report["entity"]
+    typer.echo(f"  {entity['kind']} {entity['name']} ({entity['registration_id']}, {entity['country']})")
+    if report.get("score"):
+        sc = report["score"]
+        typer.echo(f"  score {sc['value']}/1000 {sc['band']} (bureau: {sc['raw_score']} on {sc['raw_scale']})")
+    for r in report["risk_items"]:
+        typer.echo(f"  risk {r['severity']:<6} {r['kind']}: {r['description']}")
+    for a in report["alerts"]:
+        typer.echo(f"  alert {a['kind']} {a['reference']} {a['status']} {a.get('source') or ''}")
+    if found["has_sanction"]:
+        typer.echo("  SANCTIONED: an open sanctions-list alert")
 
 
 def main() -> None:

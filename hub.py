@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -21,9 +23,15 @@ import uvicorn
 import adapters  # noqa: F401 - registers the adapter kinds
 import canonical
 from adapters.base import AdapterContext, PaymentChannel, Protect, build
+from adapters.bureaus import BureauAdapter
+from adapters.carriers import CarrierAdapter
 from desk.ageing import PaymentAgeing
 from desk.calendar import ChannelPolicy, utc_now
+from desk.credit import CreditDesk
+from desk.customs import CustomsDesk, GoodsCatalogue
+from desk.logistics import ShipmentBook, TrackingPoller, adapter_lanes
 from gateway.app import create_app
+from gateway.ingress import accept
 from gateway.services import Services
 from gateway.tls import uvicorn_options
 from routes import bus, gray
@@ -166,9 +174,11 @@ class Hub:
                 self.keys.ensure(inst.id, Purpose.REQUEST_SIGNING, inst.suite)
         gateway_options, partner_tls = self._tls(institutions)
         if self.with_sandboxes:
-            for name, kind in self._sandboxes(institutions).items():
+            # All at once, then each one's port: a sandbox takes a second or two to import and bind.
+            started = {name: self._spawn_sandbox(name, kind) for name, kind in self._sandboxes(institutions).items()}
+            for name, proc in started.items():
                 self._sandbox_names.append(name)
-                self.endpoints[name] = self._start_sandbox(name, kind)
+                self.endpoints[name] = self._sandbox_endpoint(name, proc)
         sec = self.tuning.security
         sealer = FieldSealer.from_kek(self.kek.key, sec.field_key_id, sec.field_retired_key_ids, sec.field_cipher)
         journal = self.tuning.journal
@@ -254,6 +264,31 @@ class Hub:
             utc_now,
         )
         self.ageing.start()
+        self.customs = CustomsDesk(
+            self.js,
+            self.store,
+            self.tuning.customs,
+            GoodsCatalogue.load(s.config_dir / self.tuning.customs.goods_file),
+            lambda env: accept(self.store, self.js, env, self.seal),
+            lambda iid: bool((inst := institutions.get(iid)) and inst.webhook),
+            await LeaderLease.open(self.js, "customs-desk"),
+        )
+        await self.customs.start()
+        self.tracking = TrackingPoller(
+            ShipmentBook(self.store),
+            lambda: adapter_lanes(self.pipeline.lanes, CarrierAdapter),
+            self.tuning.logistics,
+            await LeaderLease.open(self.js, "carrier-polling"),
+        )
+        self.tracking.start()
+        subject_key = hmac.new(self.kek.key, b"tradehub credit subjects", hashlib.sha256).digest()
+        self.credit = CreditDesk(
+            self.store,
+            lambda: adapter_lanes(self.pipeline.lanes, BureauAdapter),
+            self.tuning.credit,
+            sealer,
+            subject_key,
+        )
         callback_keys = self._callback_keys()
         self.services = Services(
             self.store,
@@ -277,6 +312,7 @@ class Hub:
             routes=self.route_table,
             partner_keys=lambda adapter: callback_keys.get(adapter, []),
         )
+        self.services.extra.update(logistics=self.tracking, credit=self.credit)
         self.server = _Server(
             uvicorn.Config(
                 create_app(self.services),
@@ -374,9 +410,15 @@ class Hub:
 
     def _publish_hub_jwks(self) -> None:
         """Sandbox partners verify the hub's signatures with these (rewritten after a rotation)."""
-        keys = self.keys.verifying_keys(HUB, Purpose.REQUEST_SIGNING)
         for name in self._sandbox_names:
-            publish_jwks(self.home / "sandbox" / name / HUB_JWKS_FILE, keys)
+            publish_jwks(self.home / "sandbox" / name / HUB_JWKS_FILE, self._signing_keys())
+
+    def _signing_keys(self) -> list[jose.HubKey]:
+        """What partners verify the hub's signatures with: on calls (X-Hub-Signature) and on documents (XMLDSig)."""
+        return [
+            *self.keys.verifying_keys(HUB, Purpose.REQUEST_SIGNING),
+            *self.keys.verifying_keys(HUB, Purpose.DOCUMENT_SIGNING),
+        ]
 
     def _tls(self, institutions: Institutions) -> tuple[dict[str, Any], ssl.SSLContext]:
         """The gateway's uvicorn TLS options and the context for partner calls, from hub.toml."""
@@ -432,9 +474,9 @@ class Hub:
                 await asyncio.sleep(0.05)
         raise StartupError(f"nats-server did not start; see {self.home / 'logs' / 'nats-server.log'}")
 
-    def _start_sandbox(self, name: str, kind: str) -> str:
+    def _spawn_sandbox(self, name: str, kind: str) -> subprocess.Popen[bytes]:
         state = self.home / "sandbox" / name
-        publish_jwks(state / HUB_JWKS_FILE, self.keys.verifying_keys(HUB, Purpose.REQUEST_SIGNING))
+        publish_jwks(state / HUB_JWKS_FILE, self._signing_keys())
         argv = [
             sys.executable,
             "-P",
@@ -456,7 +498,11 @@ class Hub:
                 "--tls-client-ca",
                 str(dev.ca),
             ]
-        proc = self.children.spawn(f"sandbox-{name}", argv, stdout=subprocess.PIPE)
+        return self.children.spawn(f"sandbox-{name}", argv, stdout=subprocess.PIPE)
+
+    def _sandbox_endpoint(self, name: str, proc: subprocess.Popen[bytes]) -> str:
+        """The URL a spawned sandbox serves on, from the first line it prints."""
+        state = self.home / "sandbox" / name
         assert proc.stdout is not None
         line = proc.stdout.readline()
         if not line:
@@ -476,7 +522,13 @@ class Hub:
                         i.webhook.url if (i := institutions.get(iid)) and i.webhook else None
                     )
                 context = AdapterContext(
-                    name, version, settings, self.resolve_url, protect=self._protect(name, version), tls=tls
+                    name,
+                    version,
+                    settings,
+                    self.resolve_url,
+                    protect=self._protect(name, version),
+                    tls=tls,
+                    document_signer=lambda suite: self.keys.signer(HUB, Purpose.DOCUMENT_SIGNING, suite),
                 )
                 adapter = build(cfg.kind, context)
                 lanes[(name, version)] = Lane(name, version, adapter, cfg, CircuitBreaker(cfg.breaker))
@@ -568,9 +620,11 @@ class Hub:
             await self.pipeline.stop()
             await self.relay.stop()
             await self.switches.stop()
-        if hasattr(self, "nc"):
-            with contextlib.suppress(Exception):
-                await self.nc.drain()
+        # Before the drain: these pull from NATS or give their leader lease back through it.
+        if hasattr(self, "tracking"):
+            await self.tracking.stop()
+        if hasattr(self, "customs"):
+            await self.customs.stop()
         if hasattr(self, "security_jobs"):
             await self.security_jobs.stop()
         if hasattr(self, "ageing"):
@@ -578,6 +632,9 @@ class Hub:
         if hasattr(self, "canary"):
             await self.canary.stop()
             await self.canary_lease.release()
+        if hasattr(self, "nc"):
+            with contextlib.suppress(Exception):
+                await self.nc.drain()
         if hasattr(self, "directory"):
             await self.directory.stop()
         if hasattr(self, "route_table"):
@@ -647,16 +704,31 @@ def _url(settings: HubSettings, tls: bool = False) -> str:
 
 
 async def _demo_traffic(hub: Hub, stop: asyncio.Event) -> None:
-    """--demo: a sample invoice every two seconds, submitted like an institution would."""
+    """--demo: a sample invoice every two seconds, and a small CBDC bridge demand every six (at most
+    500 per run, far inside the demo payer's daily limit), submitted like an institution would."""
     from gateway.ingress import accept
 
     sample = json.loads(DEMO_SAMPLE.read_text())
+    beneficiaries = (("BANK-HK-A", "HKD"), ("BANK-TH-A", "THB"), ("BANK-AE-A", "AED"))
     n = 0
     while not stop.is_set():
         n += 1
         sample["payload"]["invoice_no"] = f"DEMO-{int(time.time())}-{n}"
         env = canonical.parse_envelope({**sample, "source": "bank-a"})
         await accept(hub.store, hub.js, env, hub.seal)
+        if n % 3 == 0 and n // 3 <= 500:
+            beneficiary, currency = beneficiaries[(n // 3) % len(beneficiaries)]
+            demand = {
+                "originator": "BANK-CN-A",
+                "beneficiary": beneficiary,
+                "amount": f"{100 + n % 50}.00",
+                "source_currency": "CNY",
+                "target_currency": currency,
+                "purpose": "demo trade settlement",
+                "trade_reference": f"DEMO-{int(time.time())}-{n}",
+            }
+            dc = {"type": "dc.demand", "destination": "dcbridge", "source": "bank-a", "payload": demand}
+            await accept(hub.store, hub.js, canonical.parse_envelope(dc), hub.seal)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 2.0)
 

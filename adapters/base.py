@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import httpx
 
 from canonical.envelope import Envelope
+from security.jose import Signer
 from security.outbound import ProtectionError
 
 CATEGORIES = ("payment", "dc", "customs", "logistics", "credit", "soap", "generic")
@@ -102,6 +103,9 @@ class Health:
 # (body, content type) -> (body to send, headers to set): signs and maybe encrypts one partner call.
 # `security.outbound.Protector.protect` is one; it raises `security.outbound.ProtectionError`.
 Protect = Callable[[bytes, str], tuple[bytes, dict[str, str]]]
+# suite ("jose" | "sm") -> the hub's current document-signing key (XML signatures over documents the
+# adapter files). Asked per document, so a key rotation applies at once.
+DocumentSigner = Callable[[str], Signer]
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,7 @@ class AdapterContext:
     resolve_url: Callable[[str], str]
     protect: Protect | None = None
     tls: ssl.SSLContext | None = None  # checks partners' HTTPS servers; None: httpx's default
+    document_signer: DocumentSigner | None = None
 
 
 def protected(ctx: AdapterContext, outbound: Outbound) -> tuple[bytes, dict[str, str]]:

@@ -4,6 +4,7 @@ from canonical import cash as cash
 from canonical import ceb as ceb
 from canonical import credit as credit
 from canonical import customs as customs
+from canonical import dc as dc
 from canonical import iso20022 as iso20022
 from canonical import logistics as logistics
 from canonical import notifications as notifications

@@ -24,6 +24,10 @@ class Validation:
 
     format: str  # swift_mt | iso20022 | ceb | unknown
     violations: list[Violation] = field(default_factory=list)
+    # A CEB message the current (202205) pack refuses but the 2018 pack accepts: valid for an older
+    # partner, and `violations` empty; `refused_by_current` says what 202205 objects to.
+    older_pack: str | None = None
+    refused_by_current: list[Violation] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:
@@ -73,7 +77,10 @@ def validate(body: bytes) -> Validation:
     if SwiftMtCodec().detect(body, ""):
         return Validation("swift_mt", _mt_violations(body))
     if ceb.codec.detect(body, ""):
-        return Validation("ceb", _xml_violations(body, ceb.parse))
+        found = _xml_violations(body, ceb.parse)
+        if found and ceb.fits_pack(body, "2018"):
+            return Validation("ceb", [], older_pack="2018", refused_by_current=found)
+        return Validation("ceb", found)
     if iso20022.codec.detect(body, "") or body.removeprefix(_BOM).lstrip()[:1] == b"<":
         return Validation("iso20022", _xml_violations(body, iso20022.parse))
     detail = "neither SWIFT FIN ({1: block), ISO 20022 XML nor CEB XML"

@@ -1,10 +1,11 @@
-"""What a payment network's answers do to the journal.
+"""What partners' answers do to the journal.
 
 An answer arrives asynchronously (POST /v1/callbacks/<adapter>: pacs.002, camt.029, pacs.004,
-statements) or from a status enquiry the hub made itself. It is journalled as a message of its own
-(so a network repeating a callback changes nothing twice) and moves the original payment or
-cancellation: ACSC -> completed, RJCT -> rejected with the network's reason, a cancellation accepted
--> the cancellation completed and the payment rejected as cancelled.
+statements, customs receipts) or from a status enquiry the hub made itself. It is journalled as a
+message of its own (so a partner repeating a callback changes nothing twice; one journalled but not
+applied before a crash is applied on the repeat) and moves what it is about: ACSC -> completed, RJCT
+-> rejected with the network's reason, a cancellation accepted -> the cancellation completed and the
+payment rejected as cancelled; a customs receipt moves its declaration and set (desk/customs.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import Any
 
 from adapters.base import AdapterError, PartnerStatus
 from adapters.payments import partner_status
+from canonical.customs import CustomsReceipt
 from canonical.envelope import Envelope, idempotency_scope
+from canonical.logistics import Shipment
 from canonical.payments import (
     AccountNotification,
     AccountReport,
@@ -26,8 +29,10 @@ from canonical.payments import (
     StatusReport,
 )
 from desk import PAYMENT_TYPES
+from desk.customs import apply_receipt
+from desk.logistics import apply_tracking
 from desk.reconcile import reconcile
-from store import Store
+from store import FINAL, Store
 from store.journal import MessageView
 
 log = logging.getLogger("hub.desk")
@@ -104,7 +109,7 @@ async def apply_answer(store: Store, answer: Envelope, channel: str) -> AnswerOu
         answer = answer.model_copy(update={"destination": about.source})
     view, owner = await store.ensure(answer, idempotency_scope(answer.source, answer.idempotency_key or str(answer.id)))
     outcome = AnswerOutcome(view.id, duplicate=not owner)
-    if not owner:
+    if view.status in FINAL:  # applied before (a repeat); one journalled but not applied is applied now
         return outcome
     payload = answer.payload
     if isinstance(payload, StatusReport) and about is not None:
@@ -117,6 +122,10 @@ async def apply_answer(store: Store, answer: Envelope, channel: str) -> AnswerOu
         await store.audit(channel, "payment.returned", about.id, detail)
     elif isinstance(payload, AccountStatement | AccountReport | AccountNotification):
         outcome.report = (await reconcile(store, payload, channel, actor=channel)).as_json()
+    elif isinstance(payload, CustomsReceipt):
+        outcome.moved = await apply_receipt(store, payload, channel)
+    elif isinstance(payload, Shipment):  # a carrier's tracking push
+        outcome.moved[payload.shipment_id] = await apply_tracking(store, answer, view, channel)
     done = {"applied_to": sorted(outcome.moved), **({"about": about.id} if about else {})}
     await store.record(view.id, "completed", actor=channel, detail=done)
     return outcome

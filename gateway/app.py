@@ -16,7 +16,11 @@ from canonical.errors import Violation
 from canonical.money import amounts_in
 from canonical.registry import json_schemas
 from gateway.admin import OperatorAuth, admin_router, bearer
+from gateway.credit import credit_router
+from gateway.customs import customs_router
+from gateway.digital_currency import digital_currency_router
 from gateway.ingress import accept, envelope_from, read_body
+from gateway.logistics import logistics_router
 from gateway.payments import payments_router
 from gateway.problems import Problem
 from gateway.services import Services
@@ -328,6 +332,10 @@ def create_app(services: Services) -> FastAPI:
 
     app.include_router(admin_router(services, operators))
     app.include_router(payments_router(services, reader))
+    app.include_router(customs_router(services, reader))
+    app.include_router(logistics_router(services, reader, operators))
+    app.include_router(credit_router(services, reader, operators))
+    app.include_router(digital_currency_router(services, operators))
 
     @app.get("/.well-known/jwks.json", include_in_schema=False)
     async def jwks() -> JSONResponse:

@@ -19,6 +19,7 @@ from canonical.envelope import Envelope
 from canonical.errors import RejectedInput, Violation
 from desk import PAYMENT_TYPES
 from desk.answers import apply_answer
+from desk.customs import NotYetKnown
 from gateway.ingress import read_body
 from gateway.problems import Problem
 from gateway.services import Services
@@ -68,7 +69,12 @@ def payments_router(services: Services, reader: Callable[..., Awaitable[Institut
         except RejectedInput as exc:
             detail = "; ".join(map(str, exc.violations)) or str(exc)
             raise Problem(400, "invalid-answer", "Answer not readable", detail, exc.violations) from None
-        outcome = await apply_answer(s.store, answer, adapter)
+        try:
+            outcome = await apply_answer(s.store, answer, adapter)
+        except NotYetKnown as exc:  # journalled, applied on the partner's next try
+            raise Problem(
+                503, "not-yet-known", "Answer about a message still on its way", str(exc), retry_after="1"
+            ) from None
         return outcome.as_json()
 
     @router.get("/v1/payments/{uetr}")

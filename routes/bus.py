@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import nats
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import (
     AckPolicy,
@@ -22,7 +24,7 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import BadRequestError, FetchTimeoutError, NotFoundError
 from nats.js.kv import KeyValue
 
 STREAMS: dict[str, list[str]] = {
@@ -162,3 +164,62 @@ async def publish_alert(js: JetStreamContext, level: str, kind: str, **fields: A
     """An alert event on hub.evt.alert.<level>: what monitoring and the console listen to."""
     event = {"level": level, "kind": kind, **fields, "at": datetime.now(UTC).isoformat()}
     await js.publish(f"hub.evt.alert.{level}", json.dumps(event, default=str).encode())
+
+
+async def pull_loop(
+    js: JetStreamContext,
+    stream: str,
+    durable: str,
+    subject: str,
+    process: Callable[[Msg], Awaitable[None]],
+    stop: asyncio.Event,
+    capacity: Callable[[int], Awaitable[int]],
+    order_key: Callable[[Msg], str] | None = None,
+) -> None:
+    """Keep messages flowing until `stop`: pull as many as `capacity(in_flight)` allows, process each
+    as its own task (messages with the same `order_key` one after another), and on stop wait for
+    those in flight. A message whose processing fails stays unacked, so JetStream redelivers it."""
+    sub = await js.pull_subscribe(subject, durable=durable, stream=stream)
+    in_flight: set[asyncio.Task[None]] = set()
+    tails: dict[str, asyncio.Task[None]] = {}
+
+    async def run(msg: Msg, before: asyncio.Task[None] | None) -> None:
+        if before is not None:
+            await asyncio.wait([before])
+        try:
+            await process(msg)
+        except Exception:
+            log.exception("%s: processing %s failed; it will be redelivered", durable, msg.subject)
+
+    try:
+        while not stop.is_set():
+            n = await capacity(len(in_flight))
+            if n <= 0:
+                if in_flight:
+                    await asyncio.wait(in_flight, timeout=0.2, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            try:
+                msgs = await sub.fetch(n, timeout=0.5 if in_flight else 1.0)
+            except (FetchTimeoutError, TimeoutError):
+                continue
+            for msg in msgs:
+                key = order_key(msg) if order_key else ""
+                task = asyncio.create_task(run(msg, tails.get(key) if key else None))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+                if key:
+                    tails[key] = task
+                    task.add_done_callback(_forget_tail(tails, key))
+        if in_flight:
+            await asyncio.wait(in_flight)
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+
+
+def _forget_tail(tails: dict[str, asyncio.Task[None]], key: str) -> Callable[[asyncio.Task[None]], None]:
+    def forget(task: asyncio.Task[None]) -> None:
+        if tails.get(key) is task:
+            del tails[key]
+
+    return forget

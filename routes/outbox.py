@@ -95,8 +95,8 @@ class OutboxRelay:
         return len(rows)
 
     def _notification(self, event: dict[str, object]) -> Envelope | None:
-        if event["type"] == NOTIFICATION:
-            return None  # notifications about notifications would never end
+        if "type" not in event or event["type"] == NOTIFICATION:
+            return None  # not about a message (a customs set), or about a notification: those would never end
         source, status = str(event["source"]), str(event["status"])
         if status not in self._statuses(source):
             return None

@@ -7,15 +7,13 @@ Every loop is a durable JetStream pull consumer with explicit ack. Business deci
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.errors import FetchTimeoutError
 from pydantic import ValidationError
 
 from adapters.base import Adapter, AdapterError, InDoubtError, PermanentError, RejectedByPartner, TransientError
@@ -57,57 +55,6 @@ class Lane:
     def ack_wait_s(self) -> float:
         # Longer than the partner timeout, so no other worker gets the message while we call.
         return float(self.config.versions[self.version].timeout_s) * 2 + 5
-
-
-async def pull_loop(
-    js: JetStreamContext,
-    stream: str,
-    durable: str,
-    subject: str,
-    process: Callable[[Msg], Awaitable[None]],
-    stop: asyncio.Event,
-    capacity: Callable[[int], Awaitable[int]],
-    order_key: Callable[[Msg], str] | None = None,
-) -> None:
-    """Keep messages flowing until `stop`: pull as many as `capacity(in_flight)` allows, process each
-    as its own task (messages with the same `order_key` one after another), and on stop wait for
-    those in flight. A message whose processing fails stays unacked, so JetStream redelivers it."""
-    sub = await js.pull_subscribe(subject, durable=durable, stream=stream)
-    in_flight: set[asyncio.Task[None]] = set()
-    tails: dict[str, asyncio.Task[None]] = {}
-
-    async def run(msg: Msg, before: asyncio.Task[None] | None) -> None:
-        if before is not None:
-            await asyncio.wait([before])
-        try:
-            await process(msg)
-        except Exception:
-            log.exception("%s: processing %s failed; it will be redelivered", durable, msg.subject)
-
-    try:
-        while not stop.is_set():
-            n = await capacity(len(in_flight))
-            if n <= 0:
-                if in_flight:
-                    await asyncio.wait(in_flight, timeout=0.2, return_when=asyncio.FIRST_COMPLETED)
-                continue
-            try:
-                msgs = await sub.fetch(n, timeout=0.5 if in_flight else 1.0)
-            except (FetchTimeoutError, TimeoutError):
-                continue
-            for msg in msgs:
-                key = order_key(msg) if order_key else ""
-                task = asyncio.create_task(run(msg, tails.get(key) if key else None))
-                in_flight.add(task)
-                task.add_done_callback(in_flight.discard)
-                if key:
-                    tails[key] = task
-                    task.add_done_callback(_forget_tail(tails, key))
-        if in_flight:
-            await asyncio.wait(in_flight)
-    finally:
-        with contextlib.suppress(Exception):
-            await sub.unsubscribe()
 
 
 class Pipeline:
@@ -166,7 +113,7 @@ class Pipeline:
         async def capacity(in_flight: int) -> int:
             return ROUTER_IN_FLIGHT - in_flight
 
-        await pull_loop(self.js, "HUB_IN", bus.ROUTER, "hub.in.>", self.route, self.stop_event, capacity)
+        await bus.pull_loop(self.js, "HUB_IN", bus.ROUTER, "hub.in.>", self.route, self.stop_event, capacity)
 
     async def _readable(self, msg: Msg, stage: str) -> Envelope | None:
         """The message's Envelope; an unreadable one (only an internal publisher can send that: the
@@ -279,7 +226,7 @@ class Pipeline:
             await self.deliver(lane, msg)
 
         # Messages of one correlation keep their order; different correlations go in parallel.
-        await pull_loop(
+        await bus.pull_loop(
             self.js,
             "HUB_OUT",
             bus.delivery_consumer(lane.name, lane.version),
@@ -434,14 +381,6 @@ class Pipeline:
         if not view.adapter or not view.version:
             raise LookupError(f"message {message_id} was never routed")
         await self._publish_out(env, view.adapter, view.version, replay=view.replays)
-
-
-def _forget_tail(tails: dict[str, asyncio.Task[None]], key: str) -> Callable[[asyncio.Task[None]], None]:
-    def forget(task: asyncio.Task[None]) -> None:
-        if tails.get(key) is task:
-            del tails[key]
-
-    return forget
 
 
 def _correlation(msg: Msg) -> str:

@@ -87,6 +87,67 @@ class PaymentsTuning(BaseModel):
     hold_recheck_s: float = Field(default=60, gt=0, description="a held payment is looked at again at least this often")
 
 
+class Declarant(BaseModel):
+    """Who files the inventory declarations (CEB621) the hub builds from matched sets, and what the three
+    documents do not say: the customs broker (申报企业), its DXP channel, the customs office and port."""
+
+    model_config = ConfigDict(extra="forbid")
+    agent_code: str = Field(default="3301961234", min_length=10, max_length=18)
+    agent_name: str = Field(default="示例报关行", min_length=1, max_length=100)
+    dxp_id: str = Field(default="DXPENT0000012345", min_length=1, max_length=30)
+    customs_code: str = Field(default="2991", pattern=r"^\d{4}$")
+    port_code: str = Field(default="2991", pattern=r"^\d{4}$")
+    trade_mode: str = Field(default="9610", pattern=r"^\d{4}$", description="9610 direct purchase, 1210 bonded")
+    traf_mode: str = Field(default="5", pattern=r"^\w$", description="5 air, 2 sea, 4 road, 0 none (bonded)")
+    country: str = Field(default="116", pattern=r"^\d{3}$", description="departure country (customs code)")
+    assure_code: str | None = Field(default=None, max_length=30, description="None: the e-commerce enterprise")
+    area_code: str | None = Field(default=None, max_length=18, description="bonded area (1210)")
+    ems_no: str | None = Field(default=None, max_length=30, description="bonded account book (1210)")
+
+
+class CustomsTuning(BaseModel):
+    """The three-document match (desk/customs.py) and the inventories it files."""
+
+    model_config = ConfigDict(extra="forbid")
+    match_timeout_s: float = Field(default=86400, gt=0, description="an incomplete or held set times out then")
+    check_interval_s: float = Field(
+        default=30, gt=0, description="how often time-outs and stalled filings are looked for"
+    )
+    goods_file: str = Field(default="customs-goods.yaml", description="goods catalogue, relative to the config dir")
+    declarant: Declarant = Declarant()
+
+
+class LogisticsTuning(BaseModel):
+    """Carrier polling (desk/logistics.py); each carrier's own pace is its adapter's rate_per_s / burst."""
+
+    model_config = ConfigDict(extra="forbid")
+    poll_interval_s: float = Field(default=300, gt=0, description="a shipment not yet final is asked again after this")
+    round_interval_s: float = Field(default=5, gt=0, description="how often the leader looks for shipments due")
+    round_limit: int = Field(default=200, ge=1, le=10_000, description="shipments polled per round at most")
+    error_backoff_s: float = Field(default=60, gt=0, description="a failed poll is tried again after this")
+
+
+class CreditTuning(BaseModel):
+    """Credit queries (desk/credit.py): cost per bureau and report kind, monthly quota per tenant, cache TTLs."""
+
+    model_config = ConfigDict(extra="forbid")
+    default_cost: int = Field(default=10, ge=0, description="cost units of a query no `costs` entry prices")
+    costs: dict[str, dict[str, int]] = Field(default_factory=dict, description="bureau -> report kind -> cost")
+    default_quota: int = Field(default=1000, ge=0, description="cost units a tenant may spend per calendar month")
+    quotas: dict[str, int] = Field(default_factory=dict, description="tenant -> monthly quota")
+    cache_ttl_s: dict[str, float] = Field(
+        default_factory=lambda: {"basic_info": 7 * 86400.0, "credit_report": 86400.0, "court_sanction_alerts": 3600.0},
+        description="report kind -> how long a report is served from the cache",
+    )
+    attempts: int = Field(default=2, ge=1, le=5, description="tries of a query that failed before it went out")
+
+    def cost(self, bureau: str, kind: str) -> int:
+        return self.costs.get(bureau, {}).get(kind, self.default_cost)
+
+    def quota(self, tenant: str) -> int:
+        return self.quotas.get(tenant, self.default_quota)
+
+
 class HubTuning(BaseModel):
     """config/hub.toml: knobs that are not routing."""
 
@@ -98,6 +159,9 @@ class HubTuning(BaseModel):
     security: SecurityTuning = SecurityTuning()
     keys: KeyStoreSettings = KeyStoreSettings()
     payments: PaymentsTuning = PaymentsTuning()
+    customs: CustomsTuning = CustomsTuning()
+    logistics: LogisticsTuning = LogisticsTuning()
+    credit: CreditTuning = CreditTuning()
 
     @classmethod
     def load(cls, config_dir: Path) -> HubTuning:

@@ -7,4 +7,9 @@ KINDS = {
     "cips": "sandbox.cips:Cips",
     "swift": "sandbox.swift:Swift",
     "customs": "sandbox.customs:SingleWindow",
+    "carrier-intl": "sandbox.carriers:IntlExpress",
+    "carrier-domestic": "sandbox.carriers:DomesticExpress",
+    "carrier-ocean": "sandbox.carriers:OceanForwarder",
+    "bureau-a": "sandbox.bureaus:BureauA",
+    "bureau-b": "sandbox.bureaus:BureauB",
 }

@@ -8,7 +8,7 @@ valid / invalid / missing) and answers 200 `{"accepted": true, "guid": ...}`. Th
 asynchronously, pushed to the hub's callback URL like sandbox/payments.py does (same queue, retries
 and X-Hub-Signature with the Ed25519 key published in jwks.json):
 
-  order / payment / waybill (CEB312/412/512, export 304/404/506): one receipt, returnStatus 2
+  order / payment / waybill (CEB312/412/512, export 304/404/506): 2 (declared), then 120 (taken in)
   inventory (CEB622 / CEB604): 2 (declared), then 120 (logic check passed) or -1 (logic check failed,
   with the reason: scripted `logic_fail`), then 399 (released) or 100 (rejected: scripted `reject`).
 
@@ -166,6 +166,8 @@ class SingleWindow(PaymentNetwork):
                 steps.append((REJECTED, f"海关退单: {script[1]}") if script else (RELEASED, "海关审结"))
         elif script:  # order / payment / waybill: a scripted refusal replaces the acceptance
             steps = [(LOGIC_FAILED if script[0] == "logic_fail" else REJECTED, script[1])]
+        else:
+            steps.append((PASSED, "海关入库"))  # taken in by customs, awaiting the inventory
         now = time.time()
         for n, (status, info) in enumerate(steps, start=1):
             self.db.execute(

@@ -60,6 +60,8 @@ class Purpose(StrEnum):
     PAYLOAD_ENCRYPTION = "payload_encryption"
     TOKENS = "tokens"
     JOURNAL_CHECKPOINTS = "journal_checkpoints"
+    # XML signatures over documents filed with partners (customs CEB): P-256 or SM2, as XMLDSig has no Ed25519.
+    DOCUMENT_SIGNING = "document_signing"
 
 
 class Suite(StrEnum):
@@ -72,6 +74,7 @@ _ABBREV = {
     Purpose.PAYLOAD_ENCRYPTION: "pe",
     Purpose.TOKENS: "tk",
     Purpose.JOURNAL_CHECKPOINTS: "jc",
+    Purpose.DOCUMENT_SIGNING: "ds",
 }
 # Allowed kinds per (signs?, suite); the first is the default.
 KINDS: dict[tuple[bool, Suite], tuple[KeyKind, ...]] = {
@@ -323,6 +326,8 @@ class RecordedKeyStore(ABC):
         return chosen
 
     def _default_kind(self, purpose: Purpose, suite: Suite) -> KeyKind:
+        if purpose is Purpose.DOCUMENT_SIGNING and suite is Suite.JOSE:
+            return "P-256"
         return KINDS[(signs(purpose), suite)][0]
 
     def _current(

@@ -206,7 +206,8 @@ class Pkcs11KeyStore(RecordedKeyStore):
     def _default_kind(self, purpose: Purpose, suite: Suite) -> KeyKind:
         if suite is Suite.SM:
             return "SM2"  # refused by _kind_ok, with the reason
-        return "Ed25519" if signs(purpose) and self.eddsa else "P-256"
+        eddsa = signs(purpose) and purpose is not Purpose.DOCUMENT_SIGNING and self.eddsa
+        return "Ed25519" if eddsa else "P-256"
 
     def _kind_ok(self, kind: KeyKind, purpose: Purpose, suite: Suite) -> None:
         if suite is Suite.SM:

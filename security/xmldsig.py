@@ -1,8 +1,8 @@
-"""Enveloped XML digital signatures (XMLDSig) over CEB messages: ECDSA P-256 with signxml, SM2/SM3 by hand.
+"""Enveloped XML digital signatures (XMLDSig) over CEB messages, made by any `jose.Signer` (file store or HSM).
 
-`xmldsig-ecdsa`: W3C XMLDSig with `ecdsa-sha256` / `sha256` (RFC 6931 URIs), C14N 1.0, signed by signxml
-with the hub's private P-256 key (signxml 5.2.0 has no Ed25519); KeyInfo carries the key's kid as
-KeyName and its KeyValue, which the verifier checks against the hub's published key of that kid.
+`xmldsig-ecdsa`: W3C XMLDSig with `ecdsa-sha256` / `sha256` (RFC 6931 URIs), C14N 1.0, by the hub's
+P-256 document-signing key, in the structure signxml writes; KeyInfo carries the key's kid as KeyName
+and its KeyValue, which the verifier (signxml) checks against the hub's published key of that kid.
 `xmldsig-sm2`: the same structure with the China E-port URIs already used by the CEB codec's
 signature template (canonical/ceb/xmlmap.py: `http://www.chinaport.gov.cn/2022/04/xmldsig#sm2-sm3`
 and `...#sm3`); SignatureValue is r || s (GM/T 0009 raw form, 64 bytes, base64), signed over the C14N
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 from collections.abc import Callable
 from typing import Literal
 
@@ -22,7 +23,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from lxml import etree
 from signxml.algorithms import DigestAlgorithm, SignatureMethod
 from signxml.exceptions import InvalidInput, InvalidSignature
-from signxml.signer import XMLSigner
 from signxml.verifier import SignatureConfiguration, XMLVerifier
 
 from security import jose, sm
@@ -33,6 +33,9 @@ ENVELOPED = f"{DS}enveloped-signature"
 SM2_SM3 = "http://www.chinaport.gov.cn/2022/04/xmldsig#sm2-sm3"
 SM3 = "http://www.chinaport.gov.cn/2022/04/xmldsig#sm3"
 ECDSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
+SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+DSIG11 = "http://www.w3.org/2009/xmldsig11#"
+P256_OID = "urn:oid:1.2.840.10045.3.1.7"
 Verdict = Literal["valid", "invalid", "missing"]
 
 
@@ -54,34 +57,43 @@ def strip_signature(root: etree._Element) -> None:
         root.remove(sig)
 
 
-def sign_ecdsa(root: etree._Element, key: jose.HubKey) -> etree._Element:
-    """Enveloped ecdsa-sha256 signature by signxml with the private P-256 `key`; returns the signed root."""
-    private = key.jose.private_key if key.jose is not None and key.kind == "P-256" else None
-    if not isinstance(private, ec.EllipticCurvePrivateKey):
-        raise XmlSignatureError(f"xmldsig-ecdsa needs a private P-256 key, {key.kid!r} is {key.kind}")
-    signer = XMLSigner(
-        signature_algorithm=SignatureMethod.ECDSA_SHA256, digest_algorithm=DigestAlgorithm.SHA256, c14n_algorithm=C14N
-    )
-    signed: etree._Element = signer.sign(root, key=private, key_name=key.kid, always_add_key_value=True)
-    return signed
+def sign(root: etree._Element, signer: jose.Signer) -> etree._Element:
+    """An enveloped signature made by `signer`, appended to `root` (in place; returned).
 
-
-def sign_sm2(root: etree._Element, signer: jose.Signer) -> etree._Element:
-    """Enveloped SM2-with-SM3 signature made by `signer` (alg SM2: any Signer, e.g. an HSM's); in place."""
-    if signer.alg != "SM2":
-        raise XmlSignatureError(f"xmldsig-sm2 needs an SM2 signer, {signer.kid!r} signs {signer.alg}")
-    digest = sm.sm3(etree.tostring(root, method="c14n"))
+    ES256 (P-256): ecdsa-sha256 over sha256, the structure signxml writes (enveloped + C14N transforms,
+    KeyName and the ECKeyValue, so XMLDSig 1.1 verifiers such as signxml check it without a certificate).
+    SM2: sm2-sm3 over sm3 with the China E-port URIs, KeyName only. Any `jose.Signer` will do, so the
+    key may sit in the file store or an HSM; SignatureValue is the signer's r || s either way.
+    """
+    if signer.alg not in ("ES256", "SM2"):
+        raise XmlSignatureError(f"XML signatures need a P-256 (ES256) or SM2 key; {signer.kid!r} signs {signer.alg}")
+    ecdsa = signer.alg == "ES256"
+    bare = etree.tostring(root, method="c14n")  # the enveloped-signature transform: no Signature yet
+    digest = hashlib.sha256(bare).digest() if ecdsa else sm.sm3(bare)
     sig = etree.SubElement(root, _q("Signature"), nsmap={"ds": DS})
     info = etree.SubElement(sig, _q("SignedInfo"))
     etree.SubElement(info, _q("CanonicalizationMethod"), Algorithm=C14N)
-    etree.SubElement(info, _q("SignatureMethod"), Algorithm=SM2_SM3)
+    etree.SubElement(info, _q("SignatureMethod"), Algorithm=ECDSA_SHA256 if ecdsa else SM2_SM3)
     ref = etree.SubElement(info, _q("Reference"), URI="")
-    etree.SubElement(etree.SubElement(ref, _q("Transforms")), _q("Transform"), Algorithm=ENVELOPED)
-    etree.SubElement(ref, _q("DigestMethod"), Algorithm=SM3)
+    transforms = etree.SubElement(ref, _q("Transforms"))
+    etree.SubElement(transforms, _q("Transform"), Algorithm=ENVELOPED)
+    if ecdsa:
+        etree.SubElement(transforms, _q("Transform"), Algorithm=C14N)
+    etree.SubElement(ref, _q("DigestMethod"), Algorithm=SHA256 if ecdsa else SM3)
     etree.SubElement(ref, _q("DigestValue")).text = base64.b64encode(digest).decode()
+    # C14N of SignedInfo in its place: it inherits the ds prefix declared on Signature.
     value = signer.sign(etree.tostring(info, method="c14n"))
     etree.SubElement(sig, _q("SignatureValue")).text = base64.b64encode(value).decode()
-    etree.SubElement(etree.SubElement(sig, _q("KeyInfo")), _q("KeyName")).text = signer.kid
+    key_info = etree.SubElement(sig, _q("KeyInfo"))
+    etree.SubElement(key_info, _q("KeyName")).text = signer.kid
+    if ecdsa:
+        jwk = signer.public_jwk()
+        point = b"\x04" + _b64url(jwk["x"]) + _b64url(jwk["y"])
+        ec_value = etree.SubElement(
+            etree.SubElement(key_info, _q("KeyValue")), f"{{{DSIG11}}}ECKeyValue", nsmap={"dsig11": DSIG11}
+        )
+        etree.SubElement(ec_value, f"{{{DSIG11}}}NamedCurve", URI=P256_OID)
+        etree.SubElement(ec_value, f"{{{DSIG11}}}PublicKey").text = base64.b64encode(point).decode()
     return root
 
 
@@ -149,3 +161,7 @@ def _verify_ecdsa(root: etree._Element, key: jose.HubKey) -> tuple[Verdict, str]
     ):
         return "invalid", f"KeyValue is not the hub's key {key.kid!r}"
     return "valid", ""
+
+
+def _b64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

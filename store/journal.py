@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -34,6 +34,7 @@ FINAL = frozenset({"completed", "rejected"})
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MAX_GROUP = 512  # writes per group commit
 Write = Callable[["_Loaded"], Awaitable[Any]]
+T = TypeVar("T")
 
 
 class IdempotencyConflict(Exception):
@@ -136,6 +137,16 @@ class _Loaded:
         self.s.add(row)
         self.keys[row.scope] = row
         self.absent_scopes.discard(row.scope)
+
+    def event(self, subject: str, msg_id: str, data: dict[str, Any]) -> None:
+        """An event published by the outbox relay once this batch commits (`msg_id`: JetStream dedup)."""
+        body = json.dumps(data, default=str).encode()
+        self.outbox.append(
+            {"subject": subject, "msg_id": msg_id, "data": body, "published": False, "created_at": _now()}
+        )
+
+
+Batch = _Loaded  # what an op given to `Store.transaction` works with: `s` (the session) and `event()`
 
 
 @dataclass
@@ -310,6 +321,12 @@ class Store:
                     await s.execute(statement, values)
         self._head, self._count = head, count  # only once the commit went through
         return results
+
+    async def transaction(self, op: Callable[[Batch], Awaitable[T]]) -> T:
+        """Run `op` in the journal's write stream (committed with other writes: keep it short). On
+        PostgreSQL it must lock the rows it changes (`with_for_update`): other hub instances write too."""
+        result: T = await self._write(op)
+        return result
 
     # -- acceptance ---------------------------------------------------------------------------
 

@@ -2,9 +2,8 @@
 
 Settings (an adapter version in routes.yaml): `url` (e.g. sandbox:customs), `timeout_s`, `signature`:
 `xmldsig-ecdsa` (the `jose` suite: ecdsa-sha256 by signxml with the hub's P-256 key), `xmldsig-sm2`
-(the `sm` suite: SM2 with SM3, China E-port algorithm URIs) or `none`. The key comes as `xml_signer`
-(a private `jose.HubKey` for ECDSA, any SM2 `jose.Signer` for SM2), set by whoever builds the adapter:
-the AdapterContext carries only the finished `protect` callable, not the hub's signing key.
+(the `sm` suite: SM2 with SM3, China E-port algorithm URIs) or `none`. The key is the hub's
+document-signing key of that suite, asked of `ctx.document_signer` for every declaration.
 The channel contract is docs/customs-channel.md.
 """
 
@@ -17,7 +16,6 @@ from lxml import etree
 from pydantic import ValidationError as PydanticValidationError
 
 from adapters.base import (
-    AdapterContext,
     InDoubtError,
     Outbound,
     PermanentError,
@@ -32,7 +30,8 @@ from canonical.customs import CebMessage, CustomsReceipt
 from canonical.envelope import Envelope, violations_of
 from canonical.errors import RejectedInput, Violation
 from canonical.xml import parse_xml
-from security import jose, xmldsig
+from security import xmldsig
+from security.keystore import KeyStoreError
 
 CODEC = CebCodec()
 SignatureChoice = Literal["xmldsig-ecdsa", "xmldsig-sm2", "none"]
@@ -61,10 +60,6 @@ class CustomsAdapter(PaymentNetworkAdapter):
     settings_model: ClassVar[type[ChannelSettings]] = CustomsSettings
     settings: CustomsSettings
 
-    def __init__(self, ctx: AdapterContext) -> None:
-        super().__init__(ctx)
-        self.xml_signer: jose.HubKey | jose.Signer | None = None
-
     # --- render ----------------------------------------------------------------------------------
 
     def render(self, envelope: Envelope) -> Outbound:
@@ -87,17 +82,15 @@ class CustomsAdapter(PaymentNetworkAdapter):
             return xml
         root = parse_xml(xml)
         xmldsig.strip_signature(root)  # the codec's empty template (CEB621)
-        signer = self.xml_signer
+        suite, alg = ("jose", "ES256") if choice == "xmldsig-ecdsa" else ("sm", "SM2")
         try:
-            if choice == "xmldsig-ecdsa":
-                if not isinstance(signer, jose.HubKey):
-                    raise xmldsig.XmlSignatureError("xmldsig-ecdsa needs the hub's private P-256 key as xml_signer")
-                root = xmldsig.sign_ecdsa(root, signer)
-            else:
-                if signer is None:
-                    raise xmldsig.XmlSignatureError("xmldsig-sm2 needs an SM2 signer as xml_signer")
-                root = xmldsig.sign_sm2(root, signer.signer("SM2") if isinstance(signer, jose.HubKey) else signer)
-        except (xmldsig.XmlSignatureError, jose.KeyFormatError) as exc:
+            if self.ctx.document_signer is None:
+                raise xmldsig.XmlSignatureError(f"{choice} needs the hub's document-signing key; none is configured")
+            signer = self.ctx.document_signer(suite)
+            if signer.alg != alg:
+                raise xmldsig.XmlSignatureError(f"{choice} needs an {alg} key; {signer.kid!r} signs {signer.alg}")
+            root = xmldsig.sign(root, signer)
+        except (xmldsig.XmlSignatureError, KeyStoreError) as exc:
             raise PermanentError(f"{self.ctx.name}: {exc}") from None
         return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
 

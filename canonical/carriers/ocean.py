@@ -9,8 +9,11 @@ LOAD / DISC / GTIN / GTOT / INSP ...), the place (`eventLocation.UNLocationCode`
 `transportCall.UNLocationCode`), `equipmentReference` and `documentReferences` (BKG / TRD).
 
 Gate moves depend on the leg: a gate-in before the first LOAD is the pickup at origin, a gate-out
-after the last DISC is the delivery run at destination. An inspection (INSP) is reported as a
-customs hold; the forwarder's optional `customsStatus` ("HOLD" / "RELEASED") on an event wins.
+after the last DISC is the delivery run at destination, and a drop-off (DROP) after the last DISC is
+the delivery to the consignee. An inspection (INSP) is reported as a customs hold; the forwarder's
+optional `customsStatus` ("HOLD" / "RELEASED") on an event wins. Besides the DCSA shipment event
+codes, the forwarder reports its own shipment milestones EXCP (an exception on the shipment) and
+RETN (returned to the shipper).
 """
 
 from __future__ import annotations
@@ -30,7 +33,12 @@ MAX_EVENTS = 2000
 UNLOCODE = r"^[A-Z]{2}[A-Z2-9]{3}$"
 
 C = TrackingCode
-SHIPMENT_EVENTS: dict[str, TrackingCode] = {"RECE": C.CREATED, "CONF": C.CREATED}
+SHIPMENT_EVENTS: dict[str, TrackingCode] = {
+    "RECE": C.CREATED,
+    "CONF": C.CREATED,
+    "EXCP": C.EXCEPTION,  # the forwarder's milestone codes beside DCSA's
+    "RETN": C.RETURNED,
+}
 TRANSPORT_EVENTS: dict[str, TrackingCode] = {"DEPA": C.IN_TRANSIT, "ARRI": C.ARRIVED_HUB}
 EQUIPMENT_EVENTS: dict[str, TrackingCode] = {
     "LOAD": C.IN_TRANSIT,
@@ -112,6 +120,8 @@ def _leg_code(event: DcsaEvent, first_load: datetime | None, last_disc: datetime
         return C.PICKED_UP
     if code == "GTOT" and last_disc is not None and at >= last_disc:
         return C.OUT_FOR_DELIVERY
+    if code == "DROP" and last_disc is not None and at >= last_disc:
+        return C.DELIVERED
     return EQUIPMENT_EVENTS.get(code or "")  # other gate moves (empty release / return) map to nothing
 
 

@@ -1,6 +1,6 @@
 """China customs cross-border e-commerce (CEB) XML codec, registered as `ceb` on import."""
 
-from canonical.ceb.codec import CebCodec, parse, render, supported_messages
+from canonical.ceb.codec import CebCodec, fits_pack, parse, render, supported_messages
 from canonical.ceb.match import GoodsClassification, Mismatch, build_inventory, check_three_documents
 from canonical.codecs import register_codec
 
@@ -13,6 +13,7 @@ __all__ = [
     "build_inventory",
     "check_three_documents",
     "codec",
+    "fits_pack",
     "parse",
     "render",
     "supported_messages",

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from canonical.ceb import xmlmap
-from canonical.ceb.schemas import Side, local_name, xsd_violations
+from canonical.ceb.schemas import Pack, Side, local_name, xsd_violations
 from canonical.ceb.xmlmap import NS
 from canonical.codecs import Decoded
 from canonical.customs import DECLARATIONS, CebMessage, CustomsReceipt, ImportOrderMessage, ReturnEntry
@@ -78,6 +78,27 @@ def supported_messages() -> list[str]:
 
 def parse(data: bytes) -> CebPayload:
     """Parse, XSD-validate and model-validate one CEB message; RejectedInput names the element and rule."""
+    root, name, declaration, receipt, side = _read(data)
+    violations = xsd_violations(side, root)
+    if violations:
+        raise RejectedInput(f"{name} rejected", violations)
+    if declaration is not None:
+        data_in = {"guid": root.get("guid"), "version": root.get("version"), **xmlmap.read(root, declaration)}
+        return _validated(declaration, data_in, name, {})
+    assert receipt is not None
+    entity_tag = f"{{{NS}}}{receipt.entity}"
+    returns = [xmlmap.read(el, ReturnEntry) for el in root if el.tag == entity_tag]
+    data_in = {
+        "message": name.removesuffix("Message"),
+        "guid": root.get("guid"),
+        "version": root.get("version"),
+        "returns": returns,
+    }
+    return _validated(CustomsReceipt, data_in, name, {"returns": receipt.entity})
+
+
+def _read(data: bytes) -> tuple[etree._Element, str, type[CebMessage] | None, ReceiptSpec | None, Side]:
+    """The safely parsed root of a CEB message, its name, what it is and its side; RejectedInput if it is none."""
     try:
         root = parse_xml(data)
     except UnsafeXml as exc:
@@ -95,22 +116,16 @@ def parse(data: bytes) -> CebPayload:
         detail = f"supported: {', '.join(supported_messages())}"
         raise RejectedInput("unsupported CEB message", [Violation(f"/{name}", rule, detail)])
     side: Side = declaration.side if declaration is not None else receipt.side  # type: ignore[union-attr]
-    violations = xsd_violations(side, root)
-    if violations:
-        raise RejectedInput(f"{name} rejected", violations)
-    if declaration is not None:
-        data_in = {"guid": root.get("guid"), "version": root.get("version"), **xmlmap.read(root, declaration)}
-        return _validated(declaration, data_in, name, {})
-    assert receipt is not None
-    entity_tag = f"{{{NS}}}{receipt.entity}"
-    returns = [xmlmap.read(el, ReturnEntry) for el in root if el.tag == entity_tag]
-    data_in = {
-        "message": name.removesuffix("Message"),
-        "guid": root.get("guid"),
-        "version": root.get("version"),
-        "returns": returns,
-    }
-    return _validated(CustomsReceipt, data_in, name, {"returns": receipt.entity})
+    return root, name, declaration, receipt, side
+
+
+def fits_pack(data: bytes, pack: Pack) -> bool:
+    """Whether the message is valid under another schema pack's XSD (e.g. 2018, for an older partner)."""
+    try:
+        root, _name, _declaration, _receipt, side = _read(data)
+    except RejectedInput:
+        return False
+    return not xsd_violations(side, root, pack)
 
 
 def _validated(model: type[CebPayload], data: dict[str, Any], root: str, renames: dict[str, str]) -> CebPayload:

@@ -1,4 +1,5 @@
-"""The GACC 202205 XSDs (import / export), compiled once each on first use, and their errors as Violations."""
+"""The GACC CEB XSDs (import / export; the 202205 pack the hub speaks, and the 2018 pack older partners may
+still send), compiled once each on first use, and their errors as Violations."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from lxml import etree
 from canonical.errors import Violation
 
 Side = Literal["import", "export"]
+Pack = Literal["202205", "2018"]
+CURRENT: Pack = "202205"  # what the hub parses and renders; 2018 is only told apart by `hub validate`
 XSD_DIR = Path(__file__).resolve().parent / "xsd"
-FILES: dict[Side, str] = {"import": "ceb-import-202205.xsd", "export": "ceb-export-202205.xsd"}
 _FACETS = {
     "SCHEMAV_CVC_MAXLENGTH_VALID": "xsd:maxLength",
     "SCHEMAV_CVC_MINLENGTH_VALID": "xsd:minLength",
@@ -38,19 +40,23 @@ class _PackagedOnly(etree.Resolver):  # type: ignore[misc]
         return self.resolve_filename(str(local), context)
 
 
+def _file(side: Side, pack: Pack) -> Path:
+    return XSD_DIR / f"ceb-{side}-{pack}.xsd"
+
+
 @cache
-def schema(side: Side) -> etree.XMLSchema:
+def schema(side: Side, pack: Pack = CURRENT) -> etree.XMLSchema:
     """The compiled XSD of one side (compiled on first use, then cached for the process)."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     parser.resolvers.add(_PackagedOnly())
-    return etree.XMLSchema(etree.parse(str(XSD_DIR / FILES[side]), parser))
+    return etree.XMLSchema(etree.parse(str(_file(side, pack)), parser))
 
 
 @cache
-def decimal_elements(side: Side) -> frozenset[str]:
+def decimal_elements(side: Side, pack: Pack = CURRENT) -> frozenset[str]:
     """Names of the elements whose XSD type is xs:decimal: their format errors are `amount_format`."""
     xs = "{http://www.w3.org/2001/XMLSchema}"
-    doc = etree.parse(str(XSD_DIR / FILES[side]), etree.XMLParser(resolve_entities=False, no_network=True))
+    doc = etree.parse(str(_file(side, pack)), etree.XMLParser(resolve_entities=False, no_network=True))
     return frozenset(
         str(el.get("name"))
         for el in doc.iter(f"{xs}element")
@@ -78,16 +84,16 @@ def element_path(el: etree._Element) -> str:
     return "/" + "/".join(reversed(steps))
 
 
-def xsd_violations(side: Side, root: etree._Element) -> list[Violation]:
+def xsd_violations(side: Side, root: etree._Element, pack: Pack = CURRENT) -> list[Violation]:
     """Validate a message against its side's XSD; one Violation per offending element, the first error wins."""
-    compiled = schema(side)
+    compiled = schema(side, pack)
     if compiled.validate(root):
         return []
     prefixes = {k: v for k, v in root.nsmap.items() if k}
     out: dict[str, Violation] = {}
     for entry in compiled.error_log:
         target = _locate(root, entry.path or "", prefixes)
-        violation = _violation(entry, target, decimal_elements(side))
+        violation = _violation(entry, target, decimal_elements(side, pack))
         out.setdefault(violation.loc, violation)
     return list(out.values())
 

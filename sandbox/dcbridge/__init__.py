@@ -2,7 +2,8 @@
 
 Central banks issue their CBDC against reserves and cap what each participant may pay; commercial
 banks hold wallets, pay each other directly, and exchange currencies payment-versus-payment on quotes
-to published demands. Every settlement is atomic and appended to a hash chain with proofs.
+to published demands (two simulated liquidity providers quote by themselves, market.py). Every
+settlement is atomic and appended to a hash chain with proofs.
 """
 
 from sandbox.dcbridge.chain import GENESIS, Entry, chain_problems, link, proves_inclusion

@@ -14,6 +14,8 @@ CENTRAL_BANKS = (
     ("CBUAE", "Central Bank of the UAE", "AE", "AED"),
 )
 
+MAKER_WALLETS = {"CNY": "20000000.00", "HKD": "20000000.00", "THB": "100000000.00", "AED": "10000000.00"}
+
 # id, name, jurisdiction, eligible, sanctioned, {currency: opening CBDC balance}
 COMMERCIAL_BANKS = (
     ("BANK-CN-A", "Demo Bank China A", "CN", True, False, {"CNY": "10000000.00", "HKD": "1000000.00"}),
@@ -30,6 +32,9 @@ COMMERCIAL_BANKS = (
     ),
     ("BANK-HK-X", "Demo Bank Hong Kong (not onboarded)", "HK", False, False, {"HKD": "1000000.00"}),
     ("BANK-AE-S", "Demo Bank Emirates (sanctioned)", "AE", True, True, {"AED": "1000000.00"}),
+    # Liquidity providers: the simulated market makers (market.py) quote from these wallets.
+    ("LP-HK-A", "Demo Liquidity Provider Hong Kong", "HK", True, False, MAKER_WALLETS),
+    ("LP-AE-A", "Demo Liquidity Provider Emirates", "AE", True, False, MAKER_WALLETS),
 )
 
 # Every bank gets the same caps in every currency it holds, set by that currency's issuer.

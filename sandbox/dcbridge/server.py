@@ -17,6 +17,8 @@ Knobs, under /_sandbox/ on the same port:
   POST /_sandbox/clock        {"advance_s": 120}    moves the bridge's clock (quote and demand expiry)
   POST /_sandbox/settlement   {"delay_s": 5, "fault": false}   sleep / fail between the legs of a settlement
   POST /_sandbox/participants/{id}  {"eligible": false, "sanctioned": true}
+  POST /_sandbox/market       {"quoting": true, "delay_s": 0.2, "validity_s": 30}   the simulated market
+                              makers (LP-HK-A, LP-AE-A) quote on open cross-currency demands; false stops them
   GET  /_sandbox/received[?all=1]   settled transactions (all=1 includes the seeded opening balances)
   GET  /_sandbox/health       includes the transactions being settled right now
 """
@@ -35,6 +37,7 @@ from typing import Any
 
 from sandbox.dcbridge.flows import Settlements
 from sandbox.dcbridge.ledger import Ledger
+from sandbox.dcbridge.market import QUOTE_VALIDITY_S, quote_open_demands
 from sandbox.dcbridge.model import IDENTIFIER, BridgeError, Fields, parse_body
 from sandbox.dcbridge.seed import seed
 from sandbox.http import Drop, Request, Response
@@ -56,7 +59,11 @@ class Bridge:
         self.name = name
         state_dir.mkdir(parents=True, exist_ok=True)
         self._knob_file = state_dir / "dcbridge-knobs.json"
-        self.knobs: dict[str, Any] = {"mode": {"mode": "ok"}, "clock_offset_s": 0.0}
+        self.knobs: dict[str, Any] = {
+            "mode": {"mode": "ok"},
+            "clock_offset_s": 0.0,
+            "market": {"quoting": True, "delay_s": 0.2, "validity_s": QUOTE_VALIDITY_S},
+        }
         if self._knob_file.exists():
             self.knobs |= json.loads(self._knob_file.read_text())
         self._wall_clock = now
@@ -67,6 +74,24 @@ class Bridge:
         self.settlements = Settlements(self.ledger, self._between_legs)
         self.resumed = self.settlements.resume_accepted()
         self._lock = asyncio.Lock()
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # built outside a server (a test's Bridge): no market makers
+            loop = None
+        self._market = loop.create_task(self._market_makers()) if loop is not None else None
+
+    async def _market_makers(self) -> None:
+        """The simulated liquidity providers: quote on open demands, a tick at a time, under the lock."""
+        while True:
+            await asyncio.sleep(float(self.knobs["market"]["delay_s"]))
+            market = self.knobs["market"]  # read after the sleep: a knob turned meanwhile counts
+            if not market["quoting"] or self.knobs["mode"]["mode"] != "ok":
+                continue
+            async with self._lock:
+                try:
+                    await asyncio.to_thread(quote_open_demands, self.settlements, float(market["validity_s"]))
+                except (sqlite3.Error, BridgeError):
+                    log.exception("the market makers failed to quote; trying again next tick")
 
     def now(self) -> float:
         """The one clock of the bridge: the injected clock plus what tests advanced it by."""
@@ -198,6 +223,16 @@ class Bridge:
             self.knobs["mode"] = {"mode": body["mode"], "status": status, "delay_s": delay}
         elif action == "clock":
             self.knobs["clock_offset_s"] += Fields(body, {"advance_s"}).number("advance_s", 0, 10 * 366 * 86400)
+        elif action == "market":
+            f = Fields(body, set(), frozenset({"quoting", "delay_s", "validity_s"}))
+            market = dict(self.knobs["market"])
+            if "quoting" in body:
+                market["quoting"] = f.flag("quoting")
+            if "delay_s" in body:
+                market["delay_s"] = f.number("delay_s", 0.05, 60)
+            if "validity_s" in body:
+                market["validity_s"] = f.number("validity_s", 1, 86400)
+            self.knobs["market"] = market
         elif action == "settlement":
             f = Fields(body, set(), frozenset({"delay_s", "fault"}))
             self.settle_delay_s = f.number("delay_s", 0, 60) if "delay_s" in body else 0.0

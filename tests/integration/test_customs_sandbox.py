@@ -44,6 +44,11 @@ HUB_SM2 = jose.generate_key("SM2", "hub-sm2")
 HUB_ED25519 = jose.generate_key("Ed25519", "hub-ed25519")
 
 
+def document_key(suite: str) -> jose.Signer:
+    """The hub's document-signing key of a suite, as the hub hands it to the adapter."""
+    return HUB_SM2.signer("SM2") if suite == "sm" else HUB_P256.signer("ES256")
+
+
 def declaration(name: str) -> CebMessage:
     payload = parse((SAMPLES / f"{name}Message.xml").read_bytes())
     assert isinstance(payload, CebMessage)
@@ -61,9 +66,9 @@ class Window(Network):
     def adapter(self, protect: Protect | None = None, **settings: Any) -> CustomsAdapter:
         signature = str(settings.get("signature", "xmldsig-ecdsa"))
         config = {"url": "sandbox:customs", "timeout_s": 1.0, "signature": signature} | settings
-        adapter = build("customs", AdapterContext("customs", "v1", config, self.resolve, protect=protect))
+        context = AdapterContext("customs", "v1", config, self.resolve, protect=protect, document_signer=document_key)
+        adapter = build("customs", context)
         assert isinstance(adapter, CustomsAdapter)
-        adapter.xml_signer = HUB_SM2 if signature == "xmldsig-sm2" else HUB_P256
         self.adapters.append(adapter)
         return adapter
 
@@ -125,11 +130,11 @@ async def test_inventory_is_accepted_then_declared_checked_and_released_in_order
 
 
 @pytest.mark.parametrize(("name", "answer"), [("CEB311", "CEB312"), ("CEB411", "CEB412"), ("CEB511", "CEB512")])
-async def test_order_payment_and_waybill_get_one_accepted_receipt(window: Window, name: str, answer: str) -> None:
+async def test_order_payment_and_waybill_are_declared_then_taken_in(window: Window, name: str, answer: str) -> None:
     adapter = window.adapter()
     await adapter.send(adapter.render(envelope(declaration(name))))
-    [pushed] = await window.receipts(1)
-    assert (pushed.message, statuses([pushed])) == (answer, ["2"])
+    pushed, taken_in = await window.receipts(2)
+    assert (pushed.message, statuses([pushed, taken_in])) == (answer, ["2", "120"])
     env = adapter.parse_reply(render(pushed), {})
     assert env.type == "customs.receipt" and env.source == "customs" and env.destination == "hub"
     assert env.idempotency_key == f"chinaport:{answer}:{pushed.guid}"
@@ -154,7 +159,7 @@ async def test_duplicate_declaration_gets_the_remembered_answer_without_a_second
     adapter = window.adapter()
     outbound = adapter.render(envelope(declaration("CEB311")))
     first = await adapter.send(outbound)
-    assert len(await window.receipts(1)) == 1
+    assert len(await window.receipts(2)) == 2
     again = await adapter.send(outbound)  # same idempotency key
     other_key = await window.post(outbound.body)  # same guid, no key
     assert again == first and other_key.status_code == 200
@@ -274,7 +279,7 @@ async def test_pending_receipts_survive_a_restart_of_the_single_window(window: W
     try:
         window.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
         assert len(await window.knob("declarations")) == 1  # the first request starts the worker again
-        [pushed] = await window.receipts(1)
+        pushed, _taken_in = await window.receipts(2)
         assert pushed.message == "CEB312"
         assert (await window.post(render(declaration("CEB311")))).headers.get("idempotent-replay") == "1"
     finally:
@@ -296,8 +301,8 @@ async def test_declaration_signed_and_encrypted_by_the_hub_protection_too(window
 async def test_export_order_gets_a_ceb304_receipt(window: Window) -> None:
     adapter = window.adapter(signature="xmldsig-sm2")
     await adapter.send(adapter.render(envelope(export_order())))
-    [pushed] = await window.receipts(1)
-    assert (pushed.message, statuses([pushed])) == ("CEB304", ["2"])
+    pushed, taken_in = await window.receipts(2)
+    assert (pushed.message, statuses([pushed, taken_in])) == ("CEB304", ["2", "120"])
     assert adapter.parse_reply(render(pushed), {}).correlation_id == "EX-1"
     [declared] = await window.knob("declarations")
     assert declared["xml_signature"] == "valid"

@@ -374,3 +374,51 @@ def test_killed_while_settling_then_restarted_books_are_consistent(tmp_path: Pat
             assert [tx["tx_id"] for tx in api.get("/_sandbox/received").json()] == ["DEM-D1"]
     finally:
         stop(restarted)
+
+
+def test_parallel_http_payments_never_double_spend(api: httpx.Client, bridge: RunningBridge) -> None:
+    before = totals(api)
+
+    def pay(n: int) -> int:
+        body = {"transfer_id": f"PAR-{n % 20}", "from": "BANK-CN-B", "to": "BANK-CN-A", "amount": "400000.00",
+                "currency": "CNY"}  # fmt: skip
+        with bridge.client(timeout=60) as own:
+            return own.post("/transfers", json=body).status_code
+
+    # 24 calls on 8 connections: 20 different transfers, 4 of them sent twice at the same time.
+    results: list[int] = []
+    threads = [threading.Thread(target=lambda n=n: results.append(pay(n))) for n in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    # 5,000,000.00 CNY in the wallet, 400,000.00 a payment: twelve settle, whoever wins the races.
+    settled = [tx for tx in api.get("/_sandbox/received").json() if tx["tx_id"].startswith("TRF-PAR-")]
+    assert len(settled) == 12 and len({tx["tx_id"] for tx in settled}) == 12
+    assert wallet(api, "BANK-CN-B", "CNY") == Decimal("200000.00")
+    assert set(results) <= {200, 201, 422} and results.count(201) == 12
+    assert totals(api) == before
+    assert api.get("/chain/verify").json()["ok"]
+
+
+def test_market_makers_quote_on_new_cross_currency_demands_until_stopped(api: httpx.Client) -> None:
+    api.post("/demands", json=demand("MM1"))
+    deadline = time.monotonic() + 20
+    while len(quotes := api.get("/demands/MM1").json()["quotes"]) < 2:
+        assert time.monotonic() < deadline, "no market maker quoted"
+        time.sleep(0.05)
+    assert {q["bank"] for q in quotes} == {"LP-HK-A", "LP-AE-A"}
+    by_bank = {q["bank"]: Decimal(q["rate"]) for q in quotes}
+    assert by_bank["LP-HK-A"] == Decimal("1.083372") and by_bank["LP-HK-A"] > by_bank["LP-AE-A"]
+    best = next(q for q in quotes if q["bank"] == "LP-HK-A")
+    assert api.post("/demands/MM1/accept", json={"quote_id": best["quote_id"]}).json()["status"] == "settled"
+    assert wallet(api, "BANK-HK-A", "HKD") == Decimal("10001083.37")
+
+    assert api.post("/_sandbox/market", json={"quoting": False}).json()["market"]["quoting"] is False
+    api.post("/demands", json=demand("MM2"))
+    api.post("/demands", json=demand("MM3", target_currency="CNY", beneficiary="BANK-CN-B"))
+    assert api.post("/demands/MM3/accept", json={}).json()["status"] == "settled"  # no quote for one currency
+    api.post("/demands", json=demand("MM4"))  # published after MM2: once MM4 is seen unquoted, so was MM2
+    assert api.get("/demands/MM2").json()["quotes"] == [] and api.get("/demands/MM4").json()["quotes"] == []
+    assert_refused(api.post("/_sandbox/market", json={"quoting": "no"}), 400, "invalid_field")
+    assert_refused(api.post("/_sandbox/market", json={"delay_s": 0}), 400, "invalid_field")

@@ -49,7 +49,8 @@ def test_run_file_and_credentials_are_readable_by_the_owner_only(hub: RunningHub
         assert mode == 0o600, (name, oct(mode))
     info = hub.info
     assert {"pid", "http_url", "nats_url", "admin_token", "sandboxes", "children"} <= set(info)
-    assert set(info["sandboxes"]) == {"factor-json", "bank-a-inbox", "dcbridge", "cips", "swift"}
+    routes = yaml.safe_load((ROOT / "config" / "routes.yaml").read_text())
+    assert set(info["sandboxes"]) == {"factor-json", "bank-a-inbox", *routes["sandboxes"]}
 
 
 def test_hub_starts_each_sandbox_with_its_kind(hub: RunningHub) -> None:

@@ -248,10 +248,17 @@ def test_export_inventory_renders_valid_ceb603_and_round_trips() -> None:
     assert ceb.codec.decode(xml).type == "customs.export_inventory"
 
 
-def test_schemas_are_the_packaged_202205_copies_with_their_notice() -> None:
+def test_schemas_are_the_packaged_copies_with_their_notice() -> None:
     xsd = Path(ceb.__file__).resolve().parent / "xsd"
     assert {p.name for p in xsd.iterdir()} == {
-        "NOTICE", "ceb-import-202205.xsd", "ceb-export-202205.xsd", "xmldsig-core-schema.xsd",
+        "NOTICE", "ceb-import-202205.xsd", "ceb-export-202205.xsd", "ceb-import-2018.xsd", "ceb-export-2018.xsd",
+        "xmldsig-core-schema.xsd",
     }  # fmt: skip
+    shared = SHARED_XSD if (SHARED_XSD := xsd.parents[3] / "shared" / "data" / "customs-ceb" / "xsd").exists() else None
+    if shared is not None:  # unchanged copies of the official files
+        for pack in ("2018", "202205"):
+            for side in ("import", "export"):
+                name = f"ceb-{side}-{pack}.xsd"
+                assert (xsd / name).read_bytes() == (shared / pack / name).read_bytes(), name
     assert "2a13a9eb81a866dd46b7e287ed71cce2d836e620" in (xsd / "NOTICE").read_text()
     assert schema("import") is schema("import")  # compiled once

@@ -137,3 +137,35 @@ def test_the_published_samples_are_not_one_set_and_say_which_order_has_no_paymen
         "order_no: CEB311/OrderHead/orderNo = order20160321116421002, CEB411/PaymentHead/orderNo = (none)"
         in result.stdout.splitlines()
     )
+
+
+# -- hub validate: the 202205 pack the hub speaks, and the 2018 pack older partners may still send ------
+
+
+def inventory_xml(tmp_path: Path, item_no: str = "SKU-1") -> str:
+    from tests.unit.test_three_documents import inventory
+
+    xml = ceb.render(inventory()).replace(
+        b"<ceb:itemNo>SKU-1</ceb:itemNo>", f"<ceb:itemNo>{item_no}</ceb:itemNo>".encode()
+    )
+    path = tmp_path / "inventory.xml"
+    path.write_bytes(xml)
+    return str(path)
+
+
+def test_an_inventory_valid_only_under_the_2018_pack_is_named_as_such(tmp_path: Path) -> None:
+    long_sku = "SKU-2018-" + "7" * 16  # 25 characters: 2018 allows 30, 202205 only 20
+    result = hub("validate", inventory_xml(tmp_path, long_sku))
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("valid under the CEB 2018 schema pack only (202205 refuses: ")
+    assert "/CEB621Message/Inventory/InventoryList[1]/itemNo: xsd:maxLength" in result.stdout
+
+
+def test_an_inventory_valid_under_202205_is_plainly_valid(tmp_path: Path) -> None:
+    assert hub("validate", inventory_xml(tmp_path)).stdout == "valid\n"
+
+
+def test_an_inventory_both_packs_refuse_gets_the_202205_errors(tmp_path: Path) -> None:
+    result = hub("validate", inventory_xml(tmp_path, "X" * 31))  # over 30: neither pack takes it
+    assert result.exit_code == 1
+    assert [line.split(": ")[1] for line in errors_of(result)] == ["xsd:maxLength"]
