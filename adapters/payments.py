@@ -10,27 +10,22 @@ timestamps come from the Envelope, never from the clock.
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal
 
-import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from adapters.base import (
     POSSIBLE_DUPLICATE,
-    RETRYABLE_STATUS,
-    AdapterContext,
-    Health,
     InDoubtError,
     Outbound,
     PartnerStatus,
     PermanentError,
     Receipt,
-    RejectedByPartner,
     TransientError,
-    partner_client,
     protected,
 )
+from adapters.partner import HttpPartner, PartnerSettings
 from canonical.codecs import Decoded
 from canonical.envelope import Envelope, violations_of
 from canonical.errors import RejectedInput, Violation
@@ -58,38 +53,13 @@ ANSWER_TYPES = frozenset(
 )
 COMPLETED = frozenset({"ACSC", "ACCC"})
 REJECTED = frozenset({"RJCT"})
-# Errors after the request went out: the network may have taken the payment without our hearing it.
-IN_DOUBT = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 ISO_CODEC = Iso20022Codec()
-HUB_SETTINGS = frozenset({"protection"})  # keys of an adapter version the hub itself reads
 
 
-class ChannelSettingsError(ValueError):
-    """A payment adapter version is configured wrongly; the message names the settings key."""
-
-
-class ChannelSettings(BaseModel):
+class ChannelSettings(PartnerSettings):
     """The keys of an adapter version (routes.yaml) a payment channel reads."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)  # the hub's own keys (protection ...) are not ours
-
-    url: str = Field(min_length=1, description="the network's base URL, e.g. sandbox:cips")
-    timeout_s: float = Field(default=10.0, gt=0, le=120)
     sender_bic: Bic | None = Field(default=None, description="AppHdr Fr when the payload names no instructing agent")
-    health_path: str = Field(default="/_sandbox/health", pattern=r"^/")
-
-    @classmethod
-    def of(cls, ctx: AdapterContext) -> Self:
-        where = f"adapters.{ctx.name}.versions.{ctx.version}."
-        try:
-            settings = cls.model_validate(ctx.settings)
-        except PydanticValidationError as exc:
-            problems = "; ".join(str(v) for v in violations_of(exc, where))
-            raise ChannelSettingsError(f"invalid payment channel settings: {problems}") from None
-        # A misspelt key would silently fall back to a default (format: mx for a legacy MT partner): say so.
-        for key in sorted(set(ctx.settings) - set(cls.model_fields) - HUB_SETTINGS):
-            log.warning("%s%s is not a setting of a %s channel; ignored", where, key, ctx.name)
-        return settings
 
 
 class NetworkAck(WireModel):
@@ -97,21 +67,6 @@ class NetworkAck(WireModel):
     reference: str = ""
     uetr: str = ""
     duplicate: bool = False
-
-
-class NetworkNak(WireModel):
-    ack: Literal["NAK"]
-    reason: str = ""
-    detail: str = ""
-
-
-class NetworkRefusal(RejectedByPartner):
-    """The network refused the message (NAK) with an ISO 20022 status reason code (`code`): the
-    payment ends rejected with that reason."""
-
-    def __init__(self, reason: str, *, code: str, status: int | None = None) -> None:
-        super().__init__(reason, status=status)
-        self.code = code
 
 
 def business_message_id(payload: BaseModel) -> str:
@@ -134,17 +89,13 @@ def partner_status(code: str, reason: str, reference: str, detail: dict[str, Any
     return PartnerStatus(True, "delivered", reference=reference, detail=detail)  # ACSP, ACTC, PDNG ...
 
 
-class PaymentNetworkAdapter:
+class PaymentNetworkAdapter(HttpPartner):
     """One payment network behind an HTTP API: subclasses say whom a message is addressed to, what
     the network cannot carry, and how to ask it about a payment (`enquire`)."""
 
     category: ClassVar[str] = "payment"
-    settings_model: ClassVar[type[ChannelSettings]] = ChannelSettings
-
-    def __init__(self, ctx: AdapterContext) -> None:
-        self.ctx = ctx
-        self.settings = self.settings_model.of(ctx)
-        self._client: httpx.AsyncClient | None = None
+    settings_model: ClassVar[type[PartnerSettings]] = ChannelSettings
+    settings: ChannelSettings
 
     # --- what a network decides ------------------------------------------------------------------
 
@@ -204,13 +155,6 @@ class PaymentNetworkAdapter:
             problems = "; ".join(map(str, violations_of(exc, "AppHdr.")))
             raise PermanentError(f"cannot render {envelope.type} for {self.ctx.name}: {problems}") from None
 
-    def endpoint(self, path: str) -> str:
-        try:
-            base = self.ctx.resolve_url(self.settings.url)
-        except LookupError as exc:
-            raise PermanentError(f"{self.ctx.name}: {exc}") from None
-        return base.rstrip("/") + path
-
     # --- the network call ------------------------------------------------------------------------
 
     async def send(self, outbound: Outbound) -> Receipt:
@@ -225,38 +169,6 @@ class PaymentNetworkAdapter:
             return Receipt(final=False, reference=ack.reference, detail=detail)
         self.raise_refusal(response)
         raise PermanentError(f"{self.ctx.name} answered {status}: {response.text[:300]}", status=status)
-
-    async def call(
-        self, method: str, url: str, body: bytes | None, headers: dict[str, str], *, in_doubt: bool
-    ) -> httpx.Response:
-        """One HTTP call; `in_doubt`: a failure after the request went out may have had its effect."""
-        if self._client is None:
-            await self.start()
-        assert self._client is not None
-        try:
-            return await self._client.request(method, url, content=body, headers=headers)
-        except IN_DOUBT as exc:
-            if not in_doubt:
-                raise TransientError(f"{self.ctx.name} did not answer: {type(exc).__name__}") from None
-            why = f"{type(exc).__name__} within {self.settings.timeout_s}s"
-            raise InDoubtError(f"{self.ctx.name} may have received it: no answer ({why})") from None
-        except httpx.TransportError as exc:  # connect errors, connect / pool timeouts: nothing went out
-            raise TransientError(f"{self.ctx.name} unreachable: {type(exc).__name__}: {exc}") from None
-
-    def raise_refusal(self, response: httpx.Response) -> None:
-        """Raise the error of a non-200 answer: retryable statuses, the network's NAK, other 4xx."""
-        status, text = response.status_code, response.text[:300]
-        if status in RETRYABLE_STATUS or status >= 500:
-            raise TransientError(f"{self.ctx.name} answered {status}: {text}", status=status)
-        if status == 422:
-            try:
-                nak = validate_wire(NetworkNak, load_json(response.content, "NAK"), "NAK")
-            except RejectedInput:
-                raise PermanentError(f"{self.ctx.name} refused (422): {text}", status=status) from None
-            reason = f"{self.ctx.name} refused: {nak.reason} {nak.detail}".rstrip()
-            raise NetworkRefusal(reason, code=nak.reason, status=status)
-        if status >= 400:
-            raise PermanentError(f"{self.ctx.name} refused with {status}: {text}", status=status)
 
     def read_ack(self, raw: bytes) -> NetworkAck:
         try:
@@ -305,25 +217,6 @@ class PaymentNetworkAdapter:
 
     def decode_answer(self, raw: bytes) -> Decoded:
         return ISO_CODEC.decode(raw)
-
-    # --- life cycle ------------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        if self._client is None:
-            self._client = partner_client(self.ctx, self.settings.timeout_s)
-
-    async def stop(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-
-    async def health(self) -> Health:
-        try:
-            url = self.endpoint(self.settings.health_path)
-            response = await self.call("GET", url, None, {}, in_doubt=False)
-        except (PermanentError, TransientError) as exc:
-            return Health(False, exc.reason)
-        return Health(response.status_code < 400, f"{url}: {response.status_code}")
 
 
 def is_resend(envelope: Envelope) -> bool:

@@ -118,10 +118,8 @@ class OperatorAuth:
         return Principal(found.name, found.role, claims.get("via", "password"))
 
 
-def admin_router(services: Services, auth: OperatorAuth) -> APIRouter:
-    router = APIRouter(prefix="/admin", tags=["admin"])
-    logins = RateLimiter()
-    s = services
+def operator_session(auth: OperatorAuth) -> Callable[..., Awaitable[Principal]]:
+    """The dependency giving the operator behind a request's bearer session (401 without one)."""
 
     async def principal(authorization: Annotated[str | None, Header()] = None) -> Principal:
         found = await auth.principal(bearer(authorization))
@@ -134,6 +132,13 @@ def admin_router(services: Services, auth: OperatorAuth) -> APIRouter:
             )
         return found
 
+    return principal
+
+
+def operator_check(auth: OperatorAuth) -> Callable[[Permission], Any]:
+    """`requires(permission)`: the admin API's RBAC dependency (403 naming the permission), for every router."""
+    principal = operator_session(auth)
+
     def requires(permission: Permission) -> Any:
         async def check(p: Principal = Depends(principal)) -> Principal:
             try:
@@ -143,6 +148,17 @@ def admin_router(services: Services, auth: OperatorAuth) -> APIRouter:
             return p
 
         return Depends(check)
+
+    return requires
+
+
+def admin_router(services: Services, auth: OperatorAuth) -> APIRouter:
+    router = APIRouter(prefix="/admin", tags=["admin"])
+    logins = RateLimiter()
+    s = services
+
+    principal = operator_session(auth)
+    requires = operator_check(auth)
 
     def needs_approval(action: Permission, params: dict[str, Any]) -> bool:
         if not s.tuning.security.needs_approval:

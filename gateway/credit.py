@@ -19,8 +19,7 @@ from pydantic import ValidationError as PydanticValidationError
 from canonical.credit import CreditReportRequest, EntityKind, ReportKind
 from canonical.envelope import ID_PATTERN, violations_of
 from desk.credit import CreditDesk, CreditRefused
-from gateway.admin import OperatorAuth
-from gateway.logistics import operator_check
+from gateway.admin import OperatorAuth, operator_check
 from gateway.problems import Problem
 from gateway.services import Services
 from security.institutions import Institution

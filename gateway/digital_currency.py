@@ -11,17 +11,17 @@ need `messages.read`.
 # routes' dependencies, which live in a local scope.
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter
 from pydantic import ValidationError
 
 from adapters.base import AdapterError, PermanentError
 from adapters.dcbridge import DcBridgeAdapter
 from canonical.dc import Proof
-from gateway.admin import OperatorAuth, bearer
+from gateway.admin import OperatorAuth, operator_check
 from gateway.problems import Problem
 from gateway.services import Services
 from security.evidence import Check, check_settlement
-from security.rbac import Forbidden, Permission, Principal
+from security.rbac import Permission, Principal
 from store.journal import MessageView
 
 SETTLEMENT_PREFIXES = ("DEM-", "TRF-")  # the bridge's tx ids: DEM-<demand id>, TRF-<transfer id>
@@ -31,19 +31,7 @@ def digital_currency_router(services: Services, auth: OperatorAuth) -> APIRouter
     router = APIRouter(prefix="/admin", tags=["digital-currency"])
     s = services
 
-    async def reader(authorization: Annotated[str | None, Header()] = None) -> Principal:
-        found = await auth.principal(bearer(authorization))
-        if found is None:
-            raise Problem(401, "unauthenticated", "Not authenticated", "the admin API needs an operator session")
-        try:
-            found.require(Permission.MESSAGES_READ)
-        except Forbidden as exc:
-            raise Problem(
-                403, "forbidden", "Not permitted", str(exc), required=Permission.MESSAGES_READ.value
-            ) from None
-        return found
-
-    Reader = Annotated[Principal, Depends(reader)]
+    Reader = Annotated[Principal, operator_check(auth)(Permission.MESSAGES_READ)]
 
     def bridge(adapter: str | None = None, version: str | None = None) -> DcBridgeAdapter:
         lanes = [

@@ -12,44 +12,22 @@ Carrier webhooks arrive at `POST /v1/callbacks/{carrier}` (gateway/payments.py, 
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.base import PermanentError, TransientError
 from desk.logistics import ShipmentState, TrackingPoller
-from gateway.admin import OperatorAuth, bearer
+from gateway.admin import OperatorAuth, operator_check
 from gateway.problems import Problem
 from gateway.services import Services
 from security.institutions import Institution
-from security.rbac import Forbidden, Permission, Principal
+from security.rbac import Permission, Principal
 
 
 class TrackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     carrier: str = Field(min_length=1, max_length=40, description="the carrier adapter, e.g. carrier-intl")
     tracking_number: str = Field(min_length=1, max_length=40)
-
-
-def operator_check(auth: OperatorAuth) -> Callable[[Permission], Any]:
-    """`requires(permission)`: the admin API's RBAC dependency, for routers outside gateway/admin.py."""
-
-    async def principal(authorization: Annotated[str | None, Header()] = None) -> Principal:
-        found = await auth.principal(bearer(authorization))
-        if found is None:
-            raise Problem(401, "unauthenticated", "Not authenticated", "the admin API needs an operator session")
-        return found
-
-    def requires(permission: Permission) -> Any:
-        async def check(p: Principal = Depends(principal)) -> Principal:
-            try:
-                p.require(permission)
-            except Forbidden as exc:
-                raise Problem(403, "forbidden", "Not permitted", str(exc), required=permission.value) from None
-            return p
-
-        return Depends(check)
-
-    return requires
 
 
 def logistics_router(

@@ -34,13 +34,18 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel
 
 from canonical.errors import RejectedInput
 from canonical.jsonwire import load_json, validate_wire
 from canonical.logistics import ElectronicWaybill, WarehouseOutbound
 from sandbox.http import Request, Response
 from sandbox.payments import KnobRefused, PaymentNetwork
+from security.outbound import OpenedRequest
+
+W = TypeVar("W", bound=BaseModel)
 
 ANCHOR = datetime(2026, 11, 1, tzinfo=UTC)  # journeys start within ten days of it
 CHINA = timezone(timedelta(hours=8))
@@ -191,7 +196,9 @@ class CarrierSandbox(PaymentNetwork):
 
     # -- waybills and warehouses --------------------------------------------------------------------
 
-    def waybill(self, req: Request) -> Response:
+    def _order(self, req: Request, model: type[W], what: str) -> tuple[str, OpenedRequest, W] | Response:
+        """An order's body opened and read (idempotency key, request, model), or the answer to give
+        instead: the remembered one for a repeated key, a refusal naming the field."""
         key = req.headers.get("idempotency-key", "")
         opened = self._open(req, key)
         if isinstance(opened, Response):
@@ -200,10 +207,16 @@ class CarrierSandbox(PaymentNetwork):
         if remembered is not None:
             return remembered
         try:
-            bill = validate_wire(ElectronicWaybill, load_json(opened.plaintext, "waybill"), "invalid waybill")
+            return key, opened, validate_wire(model, load_json(opened.plaintext, what), f"invalid {what}")
         except RejectedInput as exc:
             self._log(key, "", "", 422, 0, opened.plaintext, opened)
             return _refusal(exc)
+
+    def waybill(self, req: Request) -> Response:
+        taken = self._order(req, ElectronicWaybill, "waybill")
+        if isinstance(taken, Response):
+            return taken
+        key, opened, bill = taken
         digest = hashlib.sha256(f"{bill.logistics_code}:{bill.logistics_no}".encode()).hexdigest()
         number = f"{self.reference_prefix}{int(digest[:12], 16) % 10**12:012d}"
         answer = json.dumps({"status": "created", "waybillNo": number, "logisticsNo": bill.logistics_no}).encode()
@@ -236,18 +249,10 @@ class CarrierSandbox(PaymentNetwork):
         return Response.of_json(body)
 
     def outbound(self, warehouse: str, req: Request) -> Response:
-        key = req.headers.get("idempotency-key", "")
-        opened = self._open(req, key)
-        if isinstance(opened, Response):
-            return opened
-        remembered = self._remembered(key)
-        if remembered is not None:
-            return remembered
-        try:
-            order = validate_wire(WarehouseOutbound, load_json(opened.plaintext, "outbound"), "invalid outbound order")
-        except RejectedInput as exc:
-            self._log(key, "", "", 422, 0, opened.plaintext, opened)
-            return _refusal(exc)
+        taken = self._order(req, WarehouseOutbound, "outbound order")
+        if isinstance(taken, Response):
+            return taken
+        key, opened, order = taken
         if order.warehouse_id != warehouse:
             return Response.of_json({"accepted": False, "error": f"order is for warehouse {order.warehouse_id}"}, 422)
         self._seed_stock(warehouse)

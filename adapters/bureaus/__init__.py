@@ -23,7 +23,7 @@ import httpx
 from pydantic import Field
 
 from adapters.base import Outbound, PermanentError, Receipt, RejectedByPartner, adapter_kind
-from adapters.payments import ChannelSettings, PaymentNetworkAdapter
+from adapters.partner import HttpPartner, PartnerSettings
 from canonical.bureaus import bureau_a, bureau_b
 from canonical.credit import CreditReport, CreditReportRequest, EntityKind, ReportKind
 from canonical.envelope import Envelope
@@ -36,13 +36,13 @@ B_KINDS = {
 }
 
 
-class BureauSettings(ChannelSettings):
+class BureauSettings(PartnerSettings):
     client_id: str = Field(default="tradehub", min_length=1, max_length=64)
 
 
-class BureauAdapter(PaymentNetworkAdapter):
+class BureauAdapter(HttpPartner):
     category: ClassVar[str] = "credit"
-    settings_model: ClassVar[type[ChannelSettings]] = BureauSettings
+    settings_model: ClassVar[type[PartnerSettings]] = BureauSettings
     settings: BureauSettings
 
     def query_call(self, request: CreditReportRequest) -> tuple[str, str, bytes | None]:

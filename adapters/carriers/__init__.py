@@ -40,7 +40,7 @@ from adapters.base import (
     adapter_kind,
     protected,
 )
-from adapters.payments import ChannelSettings, PaymentNetworkAdapter
+from adapters.partner import HttpPartner, PartnerSettings
 from canonical.carriers import express_domestic, express_intl, ocean
 from canonical.carriers.warehouse import parse_stock
 from canonical.envelope import Envelope
@@ -52,7 +52,7 @@ MAX_RETRY_AFTER_S = 3600.0
 CARRIED_TYPES = frozenset({"logistics.waybill", "logistics.warehouse_outbound"})
 
 
-class CarrierSettings(ChannelSettings):
+class CarrierSettings(PartnerSettings):
     client_id: str = Field(default="tradehub", min_length=1, max_length=64)
     rate_per_s: float = Field(default=5.0, gt=0, le=1000)
     burst: int = Field(default=5, ge=1, le=1000)
@@ -82,12 +82,12 @@ def retry_after(value: str | None, now: datetime | None = None, default: float =
     return max(0.0, min((when - (now or datetime.now(UTC))).total_seconds(), MAX_RETRY_AFTER_S))
 
 
-class CarrierAdapter(PaymentNetworkAdapter):
+class CarrierAdapter(HttpPartner):
     """The HTTP conversation is the payment networks' (timeouts, in-doubt calls, health); a subclass
     says how its carrier is asked about a tracking number and how the answer reads."""
 
     category: ClassVar[str] = "logistics"
-    settings_model: ClassVar[type[ChannelSettings]] = CarrierSettings
+    settings_model: ClassVar[type[PartnerSettings]] = CarrierSettings
     settings: CarrierSettings
 
     # -- what a carrier decides ---------------------------------------------------------------------

@@ -24,7 +24,7 @@ from adapters.base import (
     adapter_kind,
     protected,
 )
-from adapters.payments import ChannelSettings, PaymentNetworkAdapter
+from adapters.partner import HttpPartner, PartnerSettings
 from canonical.ceb.codec import CebCodec, render
 from canonical.customs import CebMessage, CustomsReceipt
 from canonical.envelope import Envelope, violations_of
@@ -37,7 +37,7 @@ CODEC = CebCodec()
 SignatureChoice = Literal["xmldsig-ecdsa", "xmldsig-sm2", "none"]
 
 
-class CustomsSettings(ChannelSettings):
+class CustomsSettings(PartnerSettings):
     """A partner behind an HTTP API like the payment networks (url, timeout_s, health_path), plus how
     declarations are signed."""
 
@@ -53,11 +53,11 @@ class PartnerRefusal(RejectedByPartner):
 
 
 @adapter_kind("customs")
-class CustomsAdapter(PaymentNetworkAdapter):
+class CustomsAdapter(HttpPartner):
     """The HTTP conversation (timeouts, in-doubt calls, health) is the payment networks'; the content is CEB."""
 
     category: ClassVar[str] = "customs"
-    settings_model: ClassVar[type[ChannelSettings]] = CustomsSettings
+    settings_model: ClassVar[type[PartnerSettings]] = CustomsSettings
     settings: CustomsSettings
 
     # --- render ----------------------------------------------------------------------------------

@@ -11,9 +11,7 @@ import httpx
 
 from adapters.base import (
     RETRYABLE_STATUS,
-    AdapterContext,
     AdapterError,
-    Health,
     InDoubtError,
     Outbound,
     PermanentError,
@@ -21,18 +19,16 @@ from adapters.base import (
     RejectedByPartner,
     TransientError,
     adapter_kind,
-    partner_client,
     protected,
 )
 from adapters.dcbridge.wire import BridgeSettings, Steps, best_quote, bridge_amount, record_of
+from adapters.partner import HttpPartner, PartnerSettings
 from canonical.dc import BilateralTransfer, PaymentDemand
 from canonical.envelope import Envelope
 from canonical.errors import RejectedInput, Violation
 from canonical.jsonwire import load_json
 from security.evidence import link
 
-# Errors after the request went out: the bridge may have acted without our hearing the answer.
-IN_DOUBT = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 # Refusals that are the bridge's business answer about this payment (the message ends rejected).
 BUSINESS_400 = frozenset({"invalid_amount", "invalid_rate", "unsupported_currency"})
 MAX_ANSWER = 4 * 1024 * 1024  # a chain page of 1000 entries is ~1 MB
@@ -40,13 +36,10 @@ MAX_CHAIN_PAGES = 100  # evidence walks at most 100,000 entries from a transacti
 
 
 @adapter_kind("dcbridge")
-class DcBridgeAdapter:
+class DcBridgeAdapter(HttpPartner):
     category: ClassVar[str] = "dc"
-
-    def __init__(self, ctx: AdapterContext) -> None:
-        self.ctx = ctx
-        self.settings = BridgeSettings.of(ctx)
-        self._client: httpx.AsyncClient | None = None
+    settings_model: ClassVar[type[PartnerSettings]] = BridgeSettings
+    settings: BridgeSettings
 
     # --- render ----------------------------------------------------------------------------------
 
@@ -84,13 +77,6 @@ class DcBridgeAdapter:
         if "traceparent" in envelope.headers:
             headers["traceparent"] = envelope.headers["traceparent"]
         return Outbound(str(envelope.id), self.endpoint(path), json.dumps(body).encode(), headers)
-
-    def endpoint(self, path: str) -> str:
-        try:
-            base = self.ctx.resolve_url(self.settings.url)
-        except LookupError as exc:
-            raise PermanentError(f"{self.ctx.name}: {exc}") from None
-        return base.rstrip("/") + path
 
     # --- send ------------------------------------------------------------------------------------
 
@@ -190,29 +176,20 @@ class DcBridgeAdapter:
 
     # --- the bridge's HTTP API -------------------------------------------------------------------
 
-    async def call(self, method: str, url: str, body: bytes | None, headers: dict[str, str]) -> httpx.Response:
-        if self._client is None:
-            await self.start()
-        assert self._client is not None
+    async def request(self, method: str, url: str, body: bytes | None, headers: dict[str, str]) -> httpx.Response:
+        """One call, signed (and encrypted) when it carries a body; a POST without an answer is in doubt."""
         if body is not None:
             body, headers = protected(self.ctx, Outbound("", url, body, headers))
-        try:
-            return await self._client.request(method, url, content=body, headers=headers)
-        except IN_DOUBT as exc:
-            if method == "GET":
-                raise TransientError(f"{self.ctx.name} did not answer: {type(exc).__name__}") from None
-            raise InDoubtError(f"{self.ctx.name} may have acted: no answer ({type(exc).__name__})") from None
-        except httpx.TransportError as exc:  # nothing went out
-            raise TransientError(f"{self.ctx.name} unreachable: {type(exc).__name__}: {exc}") from None
+        return await self.call(method, url, body, headers, in_doubt=method != "GET")
 
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
-        response = await self.call("POST", url, body, headers)
+        response = await self.request("POST", url, body, headers)
         if response.status_code in (200, 201):
             return self.read_answer(response.content, "answer", in_doubt=True)
         raise self.refusal(response)
 
     async def get(self, path: str) -> dict[str, Any]:
-        response = await self.call("GET", self.endpoint(path), None, {})
+        response = await self.request("GET", self.endpoint(path), None, {})
         if response.status_code == 200:
             return self.read_answer(response.content, "answer")
         raise self.refusal(response)
@@ -304,22 +281,3 @@ class DcBridgeAdapter:
             idempotency_key=record.settlement.tx_id,
             payload=record,
         )
-
-    # --- life cycle ------------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        if self._client is None:
-            self._client = partner_client(self.ctx, self.settings.timeout_s)
-
-    async def stop(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-
-    async def health(self) -> Health:
-        try:
-            url = self.endpoint(self.settings.health_path)
-            response = await self.call("GET", url, None, {})
-        except (PermanentError, TransientError) as exc:
-            return Health(False, exc.reason)
-        return Health(response.status_code < 400, f"{url}: {response.status_code}")

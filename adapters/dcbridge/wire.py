@@ -5,34 +5,23 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Self
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from pydantic import ValidationError as PydanticValidationError
 
-from adapters.base import AdapterContext
+from adapters.partner import PartnerSettings
 from canonical.dc import Proof, Settlement, SettlementRecord
 from canonical.envelope import violations_of
 from canonical.errors import RejectedInput, Violation
 
 
-class BridgeSettings(BaseModel):
+class BridgeSettings(PartnerSettings):
     """The keys of an adapter version (routes.yaml) the bridge adapter reads."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    url: str = Field(min_length=1, description="the bridge's base URL, e.g. sandbox:dcbridge")
     timeout_s: float = Field(default=15.0, gt=0, le=120, description="per call, and the budget of one demand's flow")
     poll_s: float = Field(default=0.2, gt=0, le=10, description="how often to look for quotes")
     health_path: str = Field(default="/chain/head", pattern=r"^/")
-
-    @classmethod
-    def of(cls, ctx: AdapterContext) -> Self:
-        try:
-            return cls.model_validate(ctx.settings)
-        except PydanticValidationError as exc:
-            where = f"adapters.{ctx.name}.versions.{ctx.version}."
-            raise ValueError(f"invalid bridge settings: {'; '.join(map(str, violations_of(exc, where)))}") from None
 
 
 def bridge_amount(amount: Decimal) -> str:

@@ -17,7 +17,8 @@ import pytest
 
 from adapters import POSSIBLE_DUPLICATE, AdapterContext, InDoubtError, PermanentError, TransientError, build
 from adapters.base import Protect
-from adapters.payments import NetworkRefusal, PaymentNetworkAdapter
+from adapters.partner import NetworkRefusal
+from adapters.payments import PaymentNetworkAdapter
 from canonical.envelope import Envelope
 from canonical.errors import RejectedInput
 from canonical.payments import CancellationResolution, CreditTransfer, PaymentReturn, StatusReport, StatusRequest

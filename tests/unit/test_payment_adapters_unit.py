@@ -14,7 +14,8 @@ from pydantic import BaseModel
 
 import adapters
 from adapters import POSSIBLE_DUPLICATE, AdapterContext, PermanentError, build
-from adapters.payments import ChannelSettingsError, PaymentNetworkAdapter
+from adapters.partner import PartnerSettingsError
+from adapters.payments import PaymentNetworkAdapter
 from canonical.envelope import Envelope
 from canonical.errors import RejectedInput
 from canonical.iso20022 import BusinessHeader, Iso20022Message, parse, render
@@ -288,7 +289,7 @@ def test_swift_mt_refuses_what_has_no_mt_form() -> None:
     ],
 )
 def test_bad_settings_are_refused_naming_the_key(kind: str, settings: dict[str, Any], key: str) -> None:
-    with pytest.raises(ChannelSettingsError, match=rf"adapters\.{kind}\.versions\.v1\.{key}"):
+    with pytest.raises(PartnerSettingsError, match=rf"adapters\.{kind}\.versions\.v1\.{key}"):
         build(kind, AdapterContext(kind, "v1", settings, str))
 
 
@@ -296,7 +297,7 @@ def test_a_misspelt_setting_is_named_in_a_warning(caplog: pytest.LogCaptureFixtu
     settings = {"url": "sandbox:swift", "fromat": "mt", "protection": {"suite": "jose"}}
     build("swift", AdapterContext("swift", "v1", settings, str))
     assert [r.getMessage() for r in caplog.records] == [
-        "adapters.swift.versions.v1.fromat is not a setting of a swift channel; ignored"
+        "adapters.swift.versions.v1.fromat is not a setting of swift; ignored"
     ]
 
 
