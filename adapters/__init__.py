@@ -6,6 +6,7 @@ from adapters import cips as cips
 from adapters import customs as customs
 from adapters import dcbridge as dcbridge
 from adapters import http_json as http_json
+from adapters import soap as soap
 from adapters import swift as swift
 from adapters import webhook as webhook
 from adapters.base import (

@@ -9,6 +9,7 @@ from canonical import iso20022 as iso20022
 from canonical import logistics as logistics
 from canonical import notifications as notifications
 from canonical import payments as payments
+from canonical import soap_partners as soap_partners
 from canonical import swift_mt as swift_mt
 from canonical import trade as trade
 from canonical.codecs import Decoded, DocumentCodec, detect, register_codec

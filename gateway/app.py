@@ -24,6 +24,7 @@ from gateway.logistics import logistics_router
 from gateway.payments import payments_router
 from gateway.problems import Problem
 from gateway.services import Services
+from gateway.soap import soap_router
 from gateway.tls import peer_institution
 from routes.bus import publish_alert
 from security.access import BurstDetector, RateLimiter, allowed, client_address
@@ -336,6 +337,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(logistics_router(services, reader, operators))
     app.include_router(credit_router(services, reader, operators))
     app.include_router(digital_currency_router(services, operators))
+    app.include_router(soap_router(services, admit))
 
     @app.get("/.well-known/jwks.json", include_in_schema=False)
     async def jwks() -> JSONResponse:

@@ -12,4 +12,6 @@ KINDS = {
     "carrier-ocean": "sandbox.carriers:OceanForwarder",
     "bureau-a": "sandbox.bureaus:BureauA",
     "bureau-b": "sandbox.bureaus:BureauB",
+    "soap-lc-bank": "sandbox.soap_partners:LetterOfCreditBank",
+    "soap-eci": "sandbox.soap_partners:ExportCreditInsurer",
 }

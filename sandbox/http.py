@@ -25,6 +25,7 @@ class Request:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    raw_query: str = ""  # as sent: `?wsdl` has no value, so `query` does not show it
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")
@@ -80,7 +81,7 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
         raise ValueError("body too large")
     body = await reader.readexactly(length) if length else b""
     parts = urlsplit(target)
-    return Request(method.upper(), parts.path, parse_qs(parts.query), headers, body)
+    return Request(method.upper(), parts.path, parse_qs(parts.query), headers, body, parts.query)
 
 
 async def serve(

@@ -340,6 +340,12 @@ def _raw_verify(alg: str, key: HubKey, signing_input: bytes, sig: bytes) -> bool
         return False
 
 
+def verify_raw(key: HubKey, alg: str, signing_input: bytes, sig: bytes) -> bool:
+    """True when `sig` (the raw JWS signature: r || s for ES256 and SM2) is `key`'s over `signing_input`
+    under `alg`; False for any mismatch, including a key of another kind (no algorithm confusion)."""
+    return _raw_verify(alg, key, signing_input, sig)
+
+
 def _header_b64(alg: str, kid: str, extra_header: Mapping[str, Any] | None, detached: bool) -> str:
     if alg not in SIGN_ALGS:
         raise KeyFormatError(f"unsupported JWS alg {alg!r}")
@@ -611,4 +617,5 @@ __all__ = [
     "sign_detached_with",
     "verify_compact",
     "verify_detached",
+    "verify_raw",
 ]
